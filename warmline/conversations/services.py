@@ -1,0 +1,652 @@
+"""Conversation use cases: the one ingest path, replies, notes, status and ownership."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
+
+from warmline.customers.models import Channel, Customer
+from warmline.customers.services import IdentityClaim, claims_from, resolve_customer
+from warmline.empathy.services import Prepared, prepare_inbound
+from warmline.errors import InvalidInput, NotFound
+from warmline.tenancy.models import Member, Workspace
+from warmline.tenancy.services import get_member, get_team, record_audit
+
+from .inbound import InboundMessage
+from .models import (
+    ACTIVE_STATUSES,
+    Conversation,
+    DeliveryStatus,
+    EntryKind,
+    Priority,
+    Status,
+    ThreadKey,
+    TimelineEntry,
+)
+from .signals import conversation_changed, message_ingested
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 200_000
+
+
+@dataclass
+class IngestResult:
+    entry: TimelineEntry
+    conversation: Conversation
+    customer: Customer
+    created: bool
+    new_conversation: bool = False
+    reopened: bool = False
+
+
+# --- Reading ----------------------------------------------------------------------
+
+
+def get_conversation(*, workspace: Workspace, conversation_id: Any) -> Conversation:
+    try:
+        return Conversation.objects.select_related("customer", "owner", "team").get(
+            workspace=workspace, pk=conversation_id
+        )
+    except (Conversation.DoesNotExist, ValueError, TypeError):
+        raise NotFound("No such conversation.", field="conversation_id") from None
+
+
+def get_conversation_by_number(*, workspace: Workspace, number: int) -> Conversation:
+    try:
+        return Conversation.objects.select_related("customer", "owner", "team").get(
+            workspace=workspace, number=number
+        )
+    except (Conversation.DoesNotExist, ValueError, TypeError):
+        raise NotFound("No such conversation.") from None
+
+
+def list_conversations(
+    *,
+    workspace: Workspace,
+    status: str | None = None,
+    owner_id: int | None = None,
+    unassigned: bool = False,
+    team_id: int | None = None,
+    channel: str | None = None,
+    priority: str | None = None,
+    customer_id: int | None = None,
+) -> QuerySet[Conversation]:
+    qs = Conversation.objects.filter(workspace=workspace)
+    if status:
+        qs = qs.filter(status=status)
+    if owner_id is not None:
+        qs = qs.filter(owner_id=owner_id)
+    if unassigned:
+        qs = qs.filter(owner__isnull=True)
+    if team_id is not None:
+        qs = qs.filter(team_id=team_id)
+    if channel:
+        qs = qs.filter(channel=channel)
+    if priority:
+        qs = qs.filter(priority=priority)
+    if customer_id is not None:
+        qs = qs.filter(customer_id=customer_id)
+    return qs
+
+
+def timeline(*, conversation: Conversation) -> QuerySet[TimelineEntry]:
+    return (
+        TimelineEntry.objects.filter(
+            workspace_id=conversation.workspace_id, conversation=conversation
+        )
+        .select_related("author_member")
+        .order_by("occurred_at", "id")
+    )
+
+
+def count_for_customer(*, workspace: Workspace, customer: Customer) -> int:
+    return Conversation.objects.filter(workspace=workspace, customer=customer).count()
+
+
+def move_customer_conversations(*, workspace: Workspace, source: Customer, target: Customer) -> int:
+    """Used by the customer merge: a merged customer's cases become the kept one's."""
+    TimelineEntry.objects.filter(workspace=workspace, author_customer=source).update(
+        author_customer=target
+    )
+    return Conversation.objects.filter(workspace=workspace, customer=source).update(
+        customer=target
+    )
+
+
+# --- Ingest -------------------------------------------------------------------------
+
+
+def _validate(message: InboundMessage) -> None:
+    if message.channel not in Channel.values:
+        raise InvalidInput(f"Unknown channel '{message.channel}'.", field="channel")
+    if not (message.text or "").strip() and not message.html and not message.attachments:
+        raise InvalidInput("The message has no text.", field="text")
+    if len(message.text or "") > MAX_TEXT:
+        raise InvalidInput(f"The text is longer than {MAX_TEXT} characters.", field="text")
+    if message.external_id is not None and len(message.external_id) > 300:
+        raise InvalidInput("external_id is longer than 300 characters.", field="external_id")
+    if message.sent_at is not None and timezone.is_naive(message.sent_at):
+        raise InvalidInput("sent_at needs a time zone.", field="sent_at")
+
+
+def _existing(workspace: Workspace, channel: str, external_id: str) -> IngestResult | None:
+    entry = (
+        TimelineEntry.objects.select_related("conversation__customer")
+        .filter(workspace=workspace, channel=channel, external_id=external_id)
+        .first()
+    )
+    if entry is None:
+        return None
+    conv = entry.conversation
+    return IngestResult(entry=entry, conversation=conv, customer=conv.customer, created=False)
+
+
+def ingest(*, workspace: Workspace, message: InboundMessage) -> IngestResult:
+    """Store one inbound customer message: identify, thread, analyse, commit, announce.
+
+    Idempotent on (workspace, channel, external_id): a retried delivery, even one
+    racing the first, returns the existing entry with ``created=False``.
+    """
+    _validate(message)
+    if message.external_id:
+        hit = _existing(workspace, message.channel, message.external_id)
+        if hit:
+            return hit
+    claims = claims_from(workspace, message.sender.identities())
+    if not claims:
+        raise InvalidInput("The sender has no identity (email, phone, handle…).", field="from")
+    # CPU work happens before the transaction so it never holds the write lock.
+    prepared = prepare_inbound(
+        text=message.text or "", html=message.html or "", redact=workspace.redact_pii
+    )
+    try:
+        with transaction.atomic():
+            result = _store(workspace, message, claims, prepared)
+            transaction.on_commit(lambda: _announce(workspace, result))
+    except IntegrityError:
+        if message.external_id:
+            hit = _existing(workspace, message.channel, message.external_id)
+            if hit:
+                return hit
+        raise
+    return result
+
+
+def _message_time(message: InboundMessage) -> dt.datetime:
+    now = timezone.now()
+    if message.sent_at is None:
+        return now
+    # A sender's clock running ahead must not put a message in our future.
+    return min(message.sent_at, now)
+
+
+def _store(
+    workspace: Workspace,
+    message: InboundMessage,
+    claims: list[IdentityClaim],
+    prepared: Prepared,
+) -> IngestResult:
+    at = _message_time(message)
+    resolution = resolve_customer(
+        workspace=workspace,
+        claims=claims,
+        name=message.sender.name,
+        language=message.language or prepared.language,
+        channel=message.channel,
+        at=at,
+    )
+    customer = resolution.customer
+    conv, reopened = _thread(workspace, customer, message, at)
+    new_conversation = conv is None
+    if conv is None:
+        conv = new_conversation_for(workspace, customer, message, at, prepared.text)
+    fields = apply_customer_message(
+        conv,
+        channel=message.channel,
+        at=at,
+        auto=message.auto_submitted,
+        sentiment=prepared.sentiment,
+        reopened=reopened,
+    )
+    if new_conversation:
+        conv.number = _allocate_numbers(workspace, 1)
+        conv.save(force_insert=True)
+    else:
+        conv.save(update_fields=[*fields, "updated_at"])
+    entry = customer_entry(workspace, conv, customer, message, at, prepared)
+    entry.save(force_insert=True)
+    _register_thread_keys(workspace, conv, message)
+    if reopened:
+        reopen_entry(conv, at).save(force_insert=True)
+    return IngestResult(
+        entry=entry,
+        conversation=conv,
+        customer=customer,
+        created=True,
+        new_conversation=new_conversation,
+        reopened=reopened,
+    )
+
+
+def customer_entry(
+    workspace: Workspace,
+    conv: Conversation,
+    customer: Customer,
+    message: InboundMessage,
+    at: dt.datetime,
+    prepared: Prepared,
+) -> TimelineEntry:
+    return TimelineEntry(
+        workspace=workspace,
+        conversation=conv,
+        kind=EntryKind.CUSTOMER_MESSAGE,
+        channel=message.channel,
+        author_customer=customer,
+        subject=message.subject[:300],
+        text=prepared.text,
+        html=prepared.html,
+        external_id=message.external_id or None,
+        delivery_status=DeliveryStatus.RECEIVED,
+        attachments=message.attachments,
+        data=message.data,
+        occurred_at=at,
+        is_auto_reply=message.auto_submitted,
+        language=prepared.language,
+        sentiment=prepared.sentiment,
+        signals=prepared.signals,
+    )
+
+
+def reopen_entry(conv: Conversation, at: dt.datetime) -> TimelineEntry:
+    return TimelineEntry(
+        workspace_id=conv.workspace_id,
+        conversation=conv,
+        kind=EntryKind.STATUS_CHANGE,
+        data={"from": Status.RESOLVED, "to": Status.OPEN, "reason": "customer_reply"},
+        occurred_at=at,
+    )
+
+
+def thread_keys_of(message: InboundMessage) -> list[str]:
+    keys = list(dict.fromkeys([*(message.thread.keys or [])[:50], message.thread_key or ""]))
+    return [k[:400] for k in keys if k]
+
+
+def _window(workspace: Workspace) -> dt.timedelta:
+    return dt.timedelta(days=workspace.reopen_window_days)
+
+
+def _thread(
+    workspace: Workspace, customer: Customer, message: InboundMessage, at: dt.datetime
+) -> tuple[Conversation | None, bool]:
+    """Pick the conversation this message continues; (None, False) means a new one."""
+    target = None
+    hints = message.thread
+    if hints.conversation_id:
+        target = (
+            Conversation.objects.select_for_update()
+            .filter(workspace=workspace, pk=hints.conversation_id)
+            .first()
+        )
+    if target is None and hints.keys:
+        conv_id = (
+            ThreadKey.objects.filter(workspace=workspace, key__in=hints.keys[:50])
+            .order_by("-id")
+            .values_list("conversation_id", flat=True)
+            .first()
+        )
+        if conv_id:
+            target = Conversation.objects.select_for_update().filter(pk=conv_id).first()
+    if target is None:
+        # Cross-channel continuity: the customer's latest case still within the window.
+        target = (
+            Conversation.objects.select_for_update()
+            .filter(
+                workspace=workspace,
+                customer=customer,
+                status__in=[*ACTIVE_STATUSES, Status.RESOLVED],
+                last_activity_at__gte=at - _window(workspace),
+            )
+            .order_by("-last_activity_at", "-id")
+            .first()
+        )
+    seen: set[int] = set()
+    while target is not None and target.merged_into_id and target.merged_into_id not in seen:
+        seen.add(target.merged_into_id)
+        target = Conversation.objects.select_for_update().get(pk=target.merged_into_id)
+    return decide_thread(target, at=at, window=_window(workspace), auto=message.auto_submitted)
+
+
+def decide_thread(
+    target: Conversation | None, *, at: dt.datetime, window: dt.timedelta, auto: bool
+) -> tuple[Conversation | None, bool]:
+    """The threading rule, shared by single and batch ingest: (conversation, reopens?)."""
+    if target is None:
+        return None, False
+    if auto:
+        return target, False  # recorded where it belongs; never reopens anything
+    if target.status == Status.CLOSED:
+        return None, False
+    if target.status == Status.RESOLVED:
+        resolved_at = target.resolved_at or target.last_activity_at
+        if at - resolved_at <= window:
+            return target, True
+        return None, False  # a reply long after resolution is a new case
+    return target, False
+
+
+def _allocate_numbers(workspace: Workspace, count: int) -> int:
+    """Reserve ``count`` human numbers; returns the first. Holds the workspace row lock."""
+    Workspace.objects.filter(pk=workspace.pk).update(conversation_seq=F("conversation_seq") + count)
+    last = Workspace.objects.filter(pk=workspace.pk).values_list("conversation_seq", flat=True)[0]
+    return last - count + 1
+
+
+def _subject_for(message: InboundMessage, text: str) -> str:
+    subject = (message.subject or "").strip()
+    if not subject:
+        first_line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
+        subject = first_line[:80] + ("…" if len(first_line) > 80 else "")
+    return subject[:300]
+
+
+def _default_owner(customer: Customer) -> int | None:
+    # The customer's dedicated advocate gets their new cases; routing rules build on this.
+    return customer.owner_id
+
+
+def new_conversation_for(
+    workspace: Workspace, customer: Customer, message: InboundMessage, at: dt.datetime, text: str
+) -> Conversation:
+    """An unsaved new case for this message (numbered by the caller)."""
+    return Conversation(
+        workspace=workspace,
+        customer=customer,
+        subject=_subject_for(message, text),
+        status=Status.OPEN,
+        priority=Priority.NORMAL,
+        owner_id=_default_owner(customer),
+        channel=message.channel,
+        opened_at=at,
+        last_activity_at=at,
+    )
+
+
+def apply_customer_message(
+    conv: Conversation,
+    *,
+    channel: str,
+    at: dt.datetime,
+    auto: bool,
+    sentiment: float | None,
+    reopened: bool,
+) -> set[str]:
+    """Fold one customer message into the conversation row; returns the fields touched.
+
+    The caller holds the row (SELECT … FOR UPDATE, or SQLite's write lock).
+    """
+    touched = {"message_count", "customer_message_count"}
+    conv.message_count += 1
+    conv.customer_message_count += 1
+    if conv.last_activity_at is None or at >= conv.last_activity_at:
+        conv.last_activity_at, conv.last_channel = at, channel
+        touched |= {"last_activity_at", "last_channel"}
+    if not auto:
+        conv.last_customer_message_at = at
+        touched.add("last_customer_message_at")
+        if conv.waiting_since is None:
+            conv.waiting_since = at
+            touched.add("waiting_since")
+        if conv.status in (Status.PENDING, Status.SNOOZED) or reopened:
+            conv.status, conv.snoozed_until = Status.OPEN, None
+            touched |= {"status", "snoozed_until"}
+        if reopened:
+            conv.reopen_count += 1
+            conv.resolved_at = None
+            touched |= {"reopen_count", "resolved_at"}
+        if sentiment is not None:
+            if conv.sentiment_first is None:
+                conv.sentiment_first = sentiment
+            if conv.sentiment_lowest is None or sentiment < conv.sentiment_lowest:
+                conv.sentiment_lowest = sentiment
+            conv.sentiment_last = sentiment
+            touched |= {"sentiment_first", "sentiment_lowest", "sentiment_last"}
+    return touched
+
+
+def _register_thread_keys(workspace: Workspace, conv: Conversation, message: InboundMessage) -> None:
+    keys = thread_keys_of(message)
+    if keys:
+        ThreadKey.objects.bulk_create(
+            [ThreadKey(workspace=workspace, conversation=conv, key=k) for k in keys],
+            ignore_conflicts=True,
+        )
+
+
+def _system_entry(
+    conv: Conversation,
+    kind: str,
+    at: dt.datetime,
+    *,
+    member: Member | None = None,
+    data: dict | None = None,
+    text: str = "",
+) -> TimelineEntry:
+    return TimelineEntry.objects.create(
+        workspace_id=conv.workspace_id,
+        conversation=conv,
+        kind=kind,
+        author_member=member,
+        text=text,
+        data=data or {},
+        occurred_at=at,
+    )
+
+
+def _announce(workspace: Workspace, result: IngestResult) -> None:
+    message_ingested.send(
+        sender=Conversation,
+        workspace_id=workspace.pk,
+        entry_id=result.entry.pk,
+        conversation_id=result.conversation.pk,
+        customer_id=result.customer.pk,
+        created_conversation=result.new_conversation,
+        reopened=result.reopened,
+    )
+
+
+# --- Agent work -------------------------------------------------------------------
+
+
+def record_reply(
+    *,
+    workspace: Workspace,
+    member: Member | None,
+    conversation: Conversation,
+    text: str,
+    channel: str | None = None,
+    kind: str = EntryKind.AGENT_REPLY,
+    html: str = "",
+    at: dt.datetime | None = None,
+    delivery_status: str = DeliveryStatus.QUEUED,
+    external_id: str | None = None,
+) -> TimelineEntry:
+    """Record a reply to the customer on the timeline (channels deliver it from there)."""
+    if kind not in (EntryKind.AGENT_REPLY, EntryKind.ASSISTANT_REPLY):
+        raise InvalidInput("Not a reply kind.", field="kind")
+    if not text.strip():
+        raise InvalidInput("The reply is empty.", field="text")
+    channel = channel or conversation.last_channel or conversation.channel
+    if channel not in Channel.values:
+        raise InvalidInput(f"Unknown channel '{channel}'.", field="channel")
+    at = at or timezone.now()
+    with transaction.atomic():
+        entry = TimelineEntry.objects.create(
+            workspace=workspace,
+            conversation=conversation,
+            kind=kind,
+            channel=channel,
+            author_member=member,
+            text=text,
+            html=html,
+            delivery_status=delivery_status,
+            external_id=external_id,
+            occurred_at=at,
+        )
+        updates: dict[str, Any] = {
+            "message_count": F("message_count") + 1,
+            "last_activity_at": at,
+            "waiting_since": None,
+            "updated_at": timezone.now(),
+        }
+        # Bot replies do not count as the first response (KPI definition).
+        if kind == EntryKind.AGENT_REPLY and conversation.first_response_at is None:
+            updates["first_response_at"] = at
+            conversation.first_response_at = at
+        Conversation.objects.filter(pk=conversation.pk).update(**updates)
+        conversation.last_activity_at = at
+        conversation.waiting_since = None
+        _notify_change(conversation, {"reply": entry.pk}, member)
+    return entry
+
+
+def add_note(
+    *, workspace: Workspace, member: Member, conversation: Conversation, text: str
+) -> TimelineEntry:
+    if not text.strip():
+        raise InvalidInput("The note is empty.", field="text")
+    entry = TimelineEntry.objects.create(
+        workspace=workspace,
+        conversation=conversation,
+        kind=EntryKind.INTERNAL_NOTE,
+        author_member=member,
+        text=text,
+        occurred_at=timezone.now(),
+    )
+    _notify_change(conversation, {"note": entry.pk}, member)
+    return entry
+
+
+UPDATABLE = ("status", "priority", "owner_id", "team_id", "subject", "snoozed_until", "tags")
+
+
+def update_conversation(
+    *,
+    workspace: Workspace,
+    actor: Member | None,
+    conversation: Conversation,
+    changes: dict[str, Any],
+    reason: str = "",
+) -> Conversation:
+    """Change status, priority, owner, team…; each change is a timeline entry."""
+    now = timezone.now()
+    applied: dict[str, list[Any]] = {}
+    with transaction.atomic():
+        conv = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        for key, value in changes.items():
+            if key not in UPDATABLE:
+                raise InvalidInput(f"'{key}' cannot be changed.", field=key)
+            old = getattr(conv, key)
+            if key == "status":
+                if value not in Status.values:
+                    raise InvalidInput(f"Unknown status '{value}'.", field="status")
+                if value == Status.SNOOZED and not (changes.get("snoozed_until") or conv.snoozed_until):
+                    raise InvalidInput("Snoozing needs snoozed_until.", field="snoozed_until")
+            elif key == "priority" and value not in Priority.values:
+                raise InvalidInput(f"Unknown priority '{value}'.", field="priority")
+            elif key == "owner_id" and value is not None:
+                get_member(workspace=workspace, member_id=value)
+            elif key == "team_id" and value is not None:
+                get_team(workspace=workspace, team_id=value)
+            if old == value:
+                continue
+            setattr(conv, key, value)
+            applied[key] = [old, value]
+        if not applied:
+            return conv
+        if "status" in applied:
+            old, new = applied["status"]
+            if new == Status.RESOLVED:
+                conv.resolved_at = now
+                conv.waiting_since = None
+            elif new in ACTIVE_STATUSES and old in (Status.RESOLVED, Status.CLOSED):
+                conv.resolved_at = None
+                conv.reopen_count += 1
+            if new != Status.SNOOZED:
+                conv.snoozed_until = None
+            _system_entry(conv, EntryKind.STATUS_CHANGE, now, member=actor, data={"from": old, "to": new})
+        if "priority" in applied:
+            old, new = applied["priority"]
+            _system_entry(conv, EntryKind.PRIORITY_CHANGE, now, member=actor, data={"from": old, "to": new})
+        if "owner_id" in applied or "team_id" in applied:
+            old_owner, new_owner = applied.get("owner_id", [conv.owner_id, conv.owner_id])
+            # A handoff is one person passing the case to another (fewer is better).
+            if "owner_id" in applied and old_owner is not None and new_owner is not None:
+                conv.handoff_count += 1
+            _system_entry(
+                conv,
+                EntryKind.ASSIGNMENT,
+                now,
+                member=actor,
+                data={
+                    "owner": applied.get("owner_id"),
+                    "team": applied.get("team_id"),
+                    "reason": reason,
+                },
+                text=reason,
+            )
+        conv.last_activity_at = max(conv.last_activity_at, now)
+        conv.save()
+        _notify_change(conv, applied, actor)
+    return conv
+
+
+def _notify_change(conv: Conversation, changes: dict[str, Any], actor: Member | None) -> None:
+    transaction.on_commit(
+        lambda: conversation_changed.send(
+            sender=Conversation,
+            workspace_id=conv.workspace_id,
+            conversation_id=conv.pk,
+            changes=changes,
+            actor_id=actor.pk if actor else None,
+        )
+    )
+
+
+def merge_conversations(
+    *, workspace: Workspace, actor: Member | None, keep: Conversation, other: Conversation
+) -> Conversation:
+    """Move ``other``'s timeline into ``keep``; ``other`` is closed and points at ``keep``."""
+    if keep.pk == other.pk:
+        raise InvalidInput("A conversation cannot be merged with itself.", field="other_id")
+    now = timezone.now()
+    with transaction.atomic():
+        moved = TimelineEntry.objects.filter(workspace=workspace, conversation=other).update(
+            conversation=keep
+        )
+        ThreadKey.objects.filter(workspace=workspace, conversation=other).update(conversation=keep)
+        Conversation.objects.filter(pk=keep.pk).update(
+            message_count=F("message_count") + other.message_count,
+            customer_message_count=F("customer_message_count") + other.customer_message_count,
+        )
+        Conversation.objects.filter(pk=other.pk).update(
+            status=Status.CLOSED, merged_into=keep, resolved_at=now
+        )
+        _system_entry(keep, EntryKind.MERGE, now, member=actor, data={"merged": other.number, "entries": moved})
+        record_audit(
+            workspace=workspace,
+            actor=actor,
+            action="conversation.merge",
+            obj=keep,
+            before={"other": other.pk, "other_number": other.number},
+            after={"kept": keep.pk, "entries_moved": moved},
+        )
+    keep.refresh_from_db()
+    return keep

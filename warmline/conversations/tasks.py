@@ -1,0 +1,13 @@
+"""Background work for conversations (Huey tasks call services; no logic here)."""
+
+from __future__ import annotations
+
+from huey.contrib.djhuey import db_task
+
+from . import analysis
+
+
+@db_task()
+def analyse_entries(workspace_id: int, entry_ids: list[int]) -> int:
+    """Signals for messages that arrived through bulk import."""
+    return analysis.analyse_entries(workspace_id=workspace_id, entry_ids=entry_ids)

@@ -1,0 +1,3 @@
+"""Websocket routes; channels and the agent workspace add theirs here."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class TenancyConfig(AppConfig):
+    name = "warmline.tenancy"
+    label = "tenancy"
+    verbose_name = "Workspaces and members"

@@ -1,0 +1,174 @@
+"""Workspace, membership, token and audit use cases."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from warmline.errors import Conflict, InvalidInput, NotFound
+
+from .models import ApiToken, AuditEntry, Member, Role, Team, Workspace
+
+TOKEN_PREFIX = "wl_"  # noqa: S105 - a public marker, not a secret
+
+
+def create_workspace(*, name: str, slug: str, time_zone: str = "UTC", **fields: Any) -> Workspace:
+    if Workspace.objects.filter(slug=slug).exists():
+        raise Conflict(f"A workspace with slug '{slug}' already exists.", field="slug")
+    return Workspace.objects.create(name=name, slug=slug, time_zone=time_zone, **fields)
+
+
+def get_workspace(slug: str) -> Workspace:
+    try:
+        return Workspace.objects.get(slug=slug)
+    except Workspace.DoesNotExist:
+        raise NotFound(f"No workspace '{slug}'.") from None
+
+
+@transaction.atomic
+def create_member(
+    *,
+    workspace: Workspace,
+    email: str,
+    role: str = Role.AGENT,
+    password: str | None = None,
+    display_name: str = "",
+    languages: list[str] | None = None,
+    skills: list[str] | None = None,
+    actor: Member | None = None,
+) -> Member:
+    """Create (or reuse) the user for ``email`` and make them a member of ``workspace``."""
+    if role not in Role.values:
+        raise InvalidInput(f"Unknown role '{role}'.", field="role")
+    email = email.strip().lower()
+    if "@" not in email:
+        raise InvalidInput("Not an email address.", field="email")
+    User = get_user_model()
+    user, created = User.objects.get_or_create(
+        username=email, defaults={"email": email, "first_name": display_name.split(" ")[0]}
+    )
+    if password:
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    elif created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    if Member.objects.filter(workspace=workspace, user=user).exists():
+        raise Conflict(f"{email} is already a member of {workspace.slug}.", field="email")
+    member = Member.objects.create(
+        workspace=workspace,
+        user=user,
+        role=role,
+        display_name=display_name or email.split("@")[0],
+        languages=languages or list(workspace.languages),
+        skills=skills or [],
+    )
+    record_audit(
+        workspace=workspace,
+        actor=actor,
+        action="member.create",
+        obj=member,
+        after={"email": email, "role": role},
+    )
+    return member
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def issue_token(*, member: Member, name: str = "default") -> tuple[ApiToken, str]:
+    """Return the token row and the secret; the secret is never stored or shown again."""
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        workspace=member.workspace,
+        member=member,
+        name=name,
+        prefix=secret[:10],
+        token_hash=_hash(secret),
+    )
+    record_audit(
+        workspace=member.workspace, actor=member, action="token.issue", obj=token, after={"name": name}
+    )
+    return token, secret
+
+
+def member_for_token(secret: str) -> Member | None:
+    """The active member a bearer token belongs to, or None."""
+    if not secret.startswith(TOKEN_PREFIX):
+        return None
+    token = (
+        ApiToken.objects.select_related("member__workspace", "member__user")
+        .filter(token_hash=_hash(secret), revoked_at__isnull=True)
+        .first()
+    )
+    if token is None or not token.member.is_active or not token.member.user.is_active:
+        return None
+    now = timezone.now()
+    # Touch at most once a minute so hot API clients don't turn every read into a write.
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.member
+
+
+def revoke_token(*, member: Member, token_id: int) -> None:
+    updated = ApiToken.objects.filter(
+        workspace=member.workspace, pk=token_id, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now())
+    if not updated:
+        raise NotFound("No such token.")
+
+
+def memberships_for_user(user) -> list[Member]:
+    return list(
+        Member.objects.filter(user=user, is_active=True)
+        .select_related("workspace")
+        .order_by("workspace__name")
+    )
+
+
+def get_member(*, workspace: Workspace, member_id: int) -> Member:
+    try:
+        return Member.objects.select_related("user").get(workspace=workspace, pk=member_id)
+    except Member.DoesNotExist:
+        raise NotFound("No such member.", field="member_id") from None
+
+
+def get_team(*, workspace: Workspace, team_id: int) -> Team:
+    try:
+        return Team.objects.get(workspace=workspace, pk=team_id)
+    except Team.DoesNotExist:
+        raise NotFound("No such team.", field="team_id") from None
+
+
+def record_audit(
+    *,
+    workspace: Workspace,
+    actor: Member | None,
+    action: str,
+    obj: Any = None,
+    object_type: str | None = None,
+    object_id: Any = None,
+    before: Any = None,
+    after: Any = None,
+    ip_address: str | None = None,
+) -> AuditEntry:
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = object_id if object_id is not None else obj.pk
+    return AuditEntry.objects.create(
+        workspace=workspace,
+        actor=actor,
+        actor_label=str(actor) if actor else "system",
+        action=action,
+        object_type=object_type or "",
+        object_id=str(object_id or ""),
+        before=before,
+        after=after,
+        ip_address=ip_address,
+    )

@@ -1,0 +1,14 @@
+"""``warmline worker``: a standalone background worker (Huey consumer)."""
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run the background worker (for deployments with separate worker processes)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--workers", type=int, default=2)
+
+    def handle(self, *args, workers, **opts):
+        call_command("run_huey", workers=workers, worker_type="thread")
