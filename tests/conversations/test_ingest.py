@@ -9,6 +9,8 @@ from warmline.conversations.models import Conversation, EntryKind, Status, Timel
 from warmline.customers.models import Customer
 from warmline.errors import InvalidInput
 
+from ..factories import ConversationFactory
+
 NOW = timezone.now().replace(microsecond=0)
 
 
@@ -45,11 +47,11 @@ def test_chat_then_email_from_the_same_person_is_one_conversation(workspace):
 
 def test_explicit_thread_hint_wins_over_recency(workspace):
     a = services.ingest(workspace=workspace, message=msg("first case", at=NOW - dt.timedelta(hours=3)))
-    services.update_conversation(
-        workspace=workspace, actor=None, conversation=a.conversation, changes={"status": "resolved"}
+    # A more recent case of the same customer, which recency alone would pick.
+    b = ConversationFactory(
+        customer=a.customer, number=99, opened_at=NOW - dt.timedelta(hours=1), last_activity_at=NOW - dt.timedelta(hours=1)
     )
-    b = services.ingest(workspace=workspace, message=msg("second case", at=NOW - dt.timedelta(hours=1)))
-    assert b.conversation.pk != a.conversation.pk or b.reopened
+    assert services.ingest(workspace=workspace, message=msg("plain", at=NOW)).conversation.pk == b.pk
     hinted = InboundMessage(
         channel="email",
         text="about the first",
@@ -57,8 +59,7 @@ def test_explicit_thread_hint_wins_over_recency(workspace):
         thread=ThreadHints(conversation_id=a.conversation.pk),
         sent_at=NOW,
     )
-    r = services.ingest(workspace=workspace, message=hinted)
-    assert r.conversation.pk == a.conversation.pk
+    assert services.ingest(workspace=workspace, message=hinted).conversation.pk == a.conversation.pk
 
 
 def test_thread_keys_link_email_replies(workspace):
@@ -85,7 +86,11 @@ def test_thread_keys_link_email_replies(workspace):
 def test_reply_to_resolved_case_within_window_reopens_it(workspace):
     r = services.ingest(workspace=workspace, message=msg("broken", at=NOW - dt.timedelta(days=3)))
     services.update_conversation(
-        workspace=workspace, actor=None, conversation=r.conversation, changes={"status": "resolved"}
+        workspace=workspace,
+        actor=None,
+        conversation=r.conversation,
+        changes={"status": "resolved"},
+        at=NOW - dt.timedelta(days=2),
     )
     again = services.ingest(workspace=workspace, message=msg("still broken"))
     conv = Conversation.objects.get(pk=r.conversation.pk)
@@ -116,6 +121,22 @@ def test_closed_cases_are_never_reopened(workspace):
     r = services.ingest(workspace=workspace, message=msg("x", at=NOW - dt.timedelta(hours=1)))
     Conversation.objects.filter(pk=r.conversation.pk).update(status=Status.CLOSED, resolved_at=NOW)
     assert services.ingest(workspace=workspace, message=msg("y")).new_conversation
+
+
+def test_a_message_written_before_the_resolution_does_not_reopen(workspace):
+    r = services.ingest(workspace=workspace, message=msg("help", at=NOW - dt.timedelta(hours=3)))
+    services.update_conversation(
+        workspace=workspace, actor=None, conversation=r.conversation, changes={"status": "resolved"}
+    )
+    late = services.ingest(workspace=workspace, message=msg("one more detail", at=NOW - dt.timedelta(hours=2)))
+    assert late.conversation.pk == r.conversation.pk and not late.reopened
+    assert Conversation.objects.get(pk=r.conversation.pk).status == Status.RESOLVED
+
+
+def test_history_imported_out_of_order_never_joins_a_later_case(workspace):
+    later = services.ingest(workspace=workspace, message=msg("later", at=NOW))
+    earlier = services.ingest(workspace=workspace, message=msg("earlier", at=NOW - dt.timedelta(days=2)))
+    assert earlier.new_conversation and earlier.conversation.pk != later.conversation.pk
 
 
 def test_auto_replies_are_recorded_but_never_reopen(workspace):

@@ -280,6 +280,7 @@ def _store_batch(workspace: Workspace, items: list[_Item], fallback: list[_Item]
                     for c in by_customer.get(item.customer.pk, [])
                     if c.status in (*ACTIVE_STATUSES, Status.RESOLVED)
                     and c.last_activity_at >= item.at - window
+                    and c.opened_at <= item.at
                 ),
                 None,
             )

@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
@@ -137,13 +137,14 @@ def _validate(message: InboundMessage) -> None:
 
 
 def _existing(workspace: Workspace, channel: str, external_id: str) -> IngestResult | None:
-    entry = (
-        TimelineEntry.objects.select_related("conversation__customer")
-        .filter(workspace=workspace, channel=channel, external_id=external_id)
+    entry_id = (
+        TimelineEntry.objects.filter(workspace=workspace, channel=channel, external_id=external_id)
+        .values_list("id", flat=True)
         .first()
     )
-    if entry is None:
+    if entry_id is None:
         return None
+    entry = TimelineEntry.objects.select_related("conversation__customer").get(pk=entry_id)
     conv = entry.conversation
     return IngestResult(entry=entry, conversation=conv, customer=conv.customer, created=False)
 
@@ -313,6 +314,7 @@ def _thread(
                 customer=customer,
                 status__in=[*ACTIVE_STATUSES, Status.RESOLVED],
                 last_activity_at__gte=at - _window(workspace),
+                opened_at__lte=at,  # imports may arrive out of order: never join a later case
             )
             .order_by("-last_activity_at", "-id")
             .first()
@@ -336,6 +338,8 @@ def decide_thread(
         return None, False
     if target.status == Status.RESOLVED:
         resolved_at = target.resolved_at or target.last_activity_at
+        if at <= resolved_at:
+            return target, False  # written before the resolution, delivered late
         if at - resolved_at <= window:
             return target, True
         return None, False  # a reply long after resolution is a new case
@@ -344,8 +348,13 @@ def decide_thread(
 
 def _allocate_numbers(workspace: Workspace, count: int) -> int:
     """Reserve ``count`` human numbers; returns the first. Holds the workspace row lock."""
-    Workspace.objects.filter(pk=workspace.pk).update(conversation_seq=F("conversation_seq") + count)
-    last = Workspace.objects.filter(pk=workspace.pk).values_list("conversation_seq", flat=True)[0]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE tenancy_workspace SET conversation_seq = conversation_seq + %s "
+            "WHERE id = %s RETURNING conversation_seq",
+            [count, workspace.pk],
+        )
+        (last,) = cursor.fetchone()
     return last - count + 1
 
 
@@ -518,7 +527,12 @@ def record_reply(
 
 
 def add_note(
-    *, workspace: Workspace, member: Member, conversation: Conversation, text: str
+    *,
+    workspace: Workspace,
+    member: Member,
+    conversation: Conversation,
+    text: str,
+    at: dt.datetime | None = None,
 ) -> TimelineEntry:
     if not text.strip():
         raise InvalidInput("The note is empty.", field="text")
@@ -528,7 +542,7 @@ def add_note(
         kind=EntryKind.INTERNAL_NOTE,
         author_member=member,
         text=text,
-        occurred_at=timezone.now(),
+        occurred_at=at or timezone.now(),
     )
     _notify_change(conversation, {"note": entry.pk}, member)
     return entry
@@ -544,9 +558,13 @@ def update_conversation(
     conversation: Conversation,
     changes: dict[str, Any],
     reason: str = "",
+    at: dt.datetime | None = None,
 ) -> Conversation:
-    """Change status, priority, owner, team…; each change is a timeline entry."""
-    now = timezone.now()
+    """Change status, priority, owner, team…; each change is a timeline entry.
+
+    ``at`` backdates the change for imports of history; live use leaves it empty.
+    """
+    now = at or timezone.now()
     applied: dict[str, list[Any]] = {}
     with transaction.atomic():
         conv = Conversation.objects.select_for_update().get(pk=conversation.pk)

@@ -1,0 +1,102 @@
+"""SQLite backend that queues writers instead of letting them spin.
+
+SQLite allows one writer. With several server processes, a writer that finds
+the database locked sleeps in SQLite's busy handler (1, 2, 5 … 100 ms steps),
+which turns a 2 ms transaction into tail latencies of a second. Here every
+write transaction first takes a process-shared advisory lock (a thread lock,
+then ``flock`` on a file beside the database), so waiting writers are woken
+the moment the previous one commits. Measured in bench/ingest.py.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+
+from django.db.backends.sqlite3 import base
+
+_thread_locks: dict[str, threading.Lock] = {}
+_guard = threading.Lock()
+
+
+class _WriteLock:
+    def __init__(self, db_path: str):
+        with _guard:
+            self.thread_lock = _thread_locks.setdefault(db_path, threading.Lock())
+        self.path = db_path + ".writelock"
+        self.fd: int | None = None
+
+    def acquire(self) -> None:
+        self.thread_lock.acquire()
+        try:
+            if self.fd is None:
+                self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except BaseException:
+            self.thread_lock.release()
+            raise
+
+    def release(self) -> None:
+        try:
+            if self.fd is not None:
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+        finally:
+            self.thread_lock.release()
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._write_lock: _WriteLock | None = None
+        self._holding = False
+
+    def _lock(self) -> _WriteLock | None:
+        name = str(self.settings_dict["NAME"])
+        if self.is_in_memory_db() or not name:
+            return None
+        if self._write_lock is None or self._write_lock.path != name + ".writelock":
+            self._write_lock = _WriteLock(name)
+        return self._write_lock
+
+    def _start_transaction_under_autocommit(self):
+        lock = self._lock()
+        if lock is not None and not self._holding:
+            lock.acquire()
+            self._holding = True
+        try:
+            super()._start_transaction_under_autocommit()
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        if self._holding and self._write_lock is not None:
+            self._holding = False
+            self._write_lock.release()
+
+    def _commit(self):
+        try:
+            return super()._commit()
+        finally:
+            self._release()
+
+    def _rollback(self):
+        try:
+            return super()._rollback()
+        finally:
+            self._release()
+
+    def _close(self):
+        try:
+            return super()._close()
+        finally:
+            self._release()
+            if self._write_lock is not None:
+                self._write_lock.close()
+                self._write_lock = None
