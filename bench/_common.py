@@ -88,6 +88,10 @@ def start_gunicorn(env: dict, port: int, workers: int = 2, threads: int = 4) -> 
 
 def write_result(name: str, data: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    data = {**data, "command": " ".join(shlex.quote(a) for a in ["python", *sys.argv]), "machine": machine()}
+    data = {
+        **data,
+        "command": " ".join(shlex.quote(a) for a in ["python", *sys.argv]),
+        "machine": machine(),
+    }
     (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
     print(json.dumps(data, indent=2, default=str))

@@ -95,7 +95,9 @@ ws = Workspace.objects.get(slug="bench")
 m = Member.objects.filter(workspace=ws).first() or create_member(workspace=ws, email="bench@bench.example", role="admin")
 print(issue_token(member=m, name="bench")[1])
 """
-    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=ROOT, check=True, capture_output=True, text=True
+    )
     return out.stdout.strip().splitlines()[-1]
 
 
@@ -137,7 +139,16 @@ def run_wrk(port: int, token: str, customers: int, seconds: int, connections: in
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", f.name, f"http://127.0.0.1:{port}"],
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            f.name,
+            f"http://127.0.0.1:{port}",
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -171,7 +182,11 @@ def run_bulk(port: int, token: str, customers: int, batches: int) -> dict:
     for b in range(batches):
         msgs = []
         for i in range(1000):
-            who = f"c{rng.randrange(customers)}@bench.example" if rng.random() < 0.7 else f"bulk-{run}-{b}-{i}@bench.example"
+            who = (
+                f"c{rng.randrange(customers)}@bench.example"
+                if rng.random() < 0.7
+                else f"bulk-{run}-{b}-{i}@bench.example"
+            )
             msgs.append(
                 {
                     "channel": "email",
@@ -204,7 +219,9 @@ def run_bulk(port: int, token: str, customers: int, batches: int) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--database", default="", help="DATABASE_URL (default: SQLite under bench/.data)")
+    ap.add_argument(
+        "--database", default="", help="DATABASE_URL (default: SQLite under bench/.data)"
+    )
     ap.add_argument("--customers", type=int, default=100_000)
     ap.add_argument("--entries", type=int, default=1_000_000)
     ap.add_argument("--seconds", type=int, default=20)
@@ -217,7 +234,9 @@ def main() -> None:
     db_url = args.database or f"sqlite:///{data_dir / 'ingest.sqlite3'}"
     engine = "postgresql" if db_url.startswith("postgres") else "sqlite"
     env = server_env(db_url, data_dir)
-    subprocess.run([sys.executable, "-m", "django", "migrate", "-v0"], env=env, cwd=ROOT, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "django", "migrate", "-v0"], env=env, cwd=ROOT, check=True
+    )
     t = time.perf_counter()
     seed(env, args.customers, args.entries)
     seed_s = time.perf_counter() - t
@@ -231,8 +250,16 @@ def main() -> None:
         server.terminate()
         server.wait(30)
     counts = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from warmline.conversations.models import TimelineEntry; from warmline.customers.models import Customer; print(Customer.objects.count(), TimelineEntry.objects.count())"],
-        env=env, cwd=ROOT, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from warmline.conversations.models import TimelineEntry; from warmline.customers.models import Customer; print(Customer.objects.count(), TimelineEntry.objects.count())",
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     result = {
         "database": engine,

@@ -13,7 +13,9 @@ from warmline.tenancy.services import issue_token
 from .factories import MemberFactory, WorkspaceFactory
 
 DATASETS = Path(
-    os.environ.get("WARMLINE_DATASETS", Path(__file__).resolve().parents[1].parent / "shared" / "datasets")
+    os.environ.get(
+        "WARMLINE_DATASETS", Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+    )
 )
 
 

@@ -13,17 +13,30 @@ from .factories import MemberFactory
 @pytest.fixture
 def foreign(other_workspace):
     """Objects that belong to the other workspace."""
-    admin = Member.objects.filter(workspace=other_workspace).first() or MemberFactory(workspace=other_workspace)
+    admin = Member.objects.filter(workspace=other_workspace).first() or MemberFactory(
+        workspace=other_workspace
+    )
     customer = create_customer(
-        workspace=other_workspace, actor=admin, identities=[("email", "secret@globex.example")], name="Secret"
+        workspace=other_workspace,
+        actor=admin,
+        identities=[("email", "secret@globex.example")],
+        name="Secret",
     )
     r = ingest(
         workspace=other_workspace,
-        message=InboundMessage(channel="email", text="private", sender=Sender(email="secret@globex.example")),
+        message=InboundMessage(
+            channel="email", text="private", sender=Sender(email="secret@globex.example")
+        ),
     )
     order, _ = upsert_order(workspace=other_workspace, customer=customer, external_id="G-1")
     ident = customer.identities.first()
-    return {"customer": customer.pk, "conversation": r.conversation.pk, "order": order.external_id, "identity": ident.pk, "member": admin.pk}
+    return {
+        "customer": customer.pk,
+        "conversation": r.conversation.pk,
+        "order": order.external_id,
+        "identity": ident.pk,
+        "member": admin.pk,
+    }
 
 
 REQUESTS = [
@@ -43,7 +56,16 @@ REQUESTS = [
     ("post", "/api/v1/conversations/{conversation}/replies", {"text": "hi"}),
     ("post", "/api/v1/conversations/{conversation}/notes", {"text": "hi"}),
     ("post", "/api/v1/conversations/{conversation}/merge", {"other_id": "{conversation}"}),
-    ("post", "/api/v1/messages", {"channel": "email", "text": "x", "from": {"email": "a@b.co"}, "thread": {"conversation_id": "{conversation}"}}),
+    (
+        "post",
+        "/api/v1/messages",
+        {
+            "channel": "email",
+            "text": "x",
+            "from": {"email": "a@b.co"},
+            "thread": {"conversation_id": "{conversation}"},
+        },
+    ),
 ]
 
 
@@ -61,7 +83,11 @@ def _fill(value, ids):
 @pytest.mark.parametrize("method, path, body", REQUESTS, ids=[f"{m} {p}" for m, p, _ in REQUESTS])
 def test_other_workspace_objects_are_not_found(api, foreign, method, path, body):
     url = path.format(**foreign)
-    kwargs = {"content_type": "application/json", "data": _fill(body, foreign)} if body is not None else {}
+    kwargs = (
+        {"content_type": "application/json", "data": _fill(body, foreign)}
+        if body is not None
+        else {}
+    )
     r = getattr(api, method)(url, **kwargs)
     if path == "/api/v1/messages":
         # A thread hint into another workspace is ignored: a new case in our own workspace.
@@ -75,10 +101,15 @@ def test_other_workspace_objects_are_not_found(api, foreign, method, path, body)
 def test_patch_with_another_workspaces_member_or_team_is_404(api, member, foreign):
     r = ingest(
         workspace=member.workspace,
-        message=InboundMessage(channel="email", text="mine", sender=Sender(email="me@acme.example")),
+        message=InboundMessage(
+            channel="email", text="mine", sender=Sender(email="me@acme.example")
+        ),
     )
     url = f"/api/v1/conversations/{r.conversation.pk}"
-    assert api.patch(url, {"owner_id": foreign["member"]}, content_type="application/json").status_code == 404
+    assert (
+        api.patch(url, {"owner_id": foreign["member"]}, content_type="application/json").status_code
+        == 404
+    )
 
 
 def test_lists_never_include_other_workspaces(api, foreign):

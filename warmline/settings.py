@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -116,7 +117,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Tests use a real file (WAL, several connections) so concurrency tests mean something.
     DATABASES["default"]["TEST"] = {
-        "NAME": os.environ.get("WARMLINE_TEST_DB", f"/tmp/warmline-test-{os.getpid()}.sqlite3")
+        "NAME": os.environ.get(
+            "WARMLINE_TEST_DB",
+            str(Path(tempfile.gettempdir()) / f"warmline-test-{os.getpid()}.sqlite3"),
+        )
     }
     if not TESTING:
         DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -190,9 +194,14 @@ MEDIA_URL = "media/"
 # --- Cache, queue, real time -----------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
     }
     HUEY = {
         "huey_class": "huey.RedisHuey",

@@ -98,7 +98,13 @@ def test_update_conversation_records_timeline_entries(api, member, lead):
     r = api.patch_json(url, {"status": "resolved"})
     assert r.json()["status"] == "resolved" and r.json()["resolved_at"]
     kinds = [e["kind"] for e in api.get(url).json()["timeline"]]
-    assert kinds == ["customer_message", "priority_change", "assignment", "assignment", "status_change"]
+    assert kinds == [
+        "customer_message",
+        "priority_change",
+        "assignment",
+        "assignment",
+        "status_change",
+    ]
     assert api.patch_json(url, {"status": "lost"}).status_code == 422
 
 
@@ -113,12 +119,15 @@ def test_reply_sets_first_response_and_stops_the_wait(api):
 
 def test_list_conversations_filters(api, member):
     a = api.post_json("/api/v1/messages", MSG).json()
-    api.post_json("/api/v1/messages", {**MSG, "external_id": "s1", "channel": "sms", "from": {"phone": "+14155550100"}})
+    api.post_json(
+        "/api/v1/messages",
+        {**MSG, "external_id": "s1", "channel": "sms", "from": {"phone": "+14155550100"}},
+    )
     api.patch_json(f"/api/v1/conversations/{a['conversation_id']}", {"owner_id": member.pk})
     assert len(api.get("/api/v1/conversations").json()["items"]) == 2
-    assert [c["id"] for c in api.get(f"/api/v1/conversations?owner_id={member.pk}").json()["items"]] == [
-        a["conversation_id"]
-    ]
+    assert [
+        c["id"] for c in api.get(f"/api/v1/conversations?owner_id={member.pk}").json()["items"]
+    ] == [a["conversation_id"]]
     assert len(api.get("/api/v1/conversations?channel=sms").json()["items"]) == 1
     assert len(api.get("/api/v1/conversations?unassigned=true").json()["items"]) == 1
     assert api.get("/api/v1/conversations?status=bogus").status_code == 422
@@ -127,19 +136,33 @@ def test_list_conversations_filters(api, member):
 def test_customer_crud_search_and_merge(api):
     r = api.post_json(
         "/api/v1/customers",
-        {"name": "Marta", "tier": "gold", "identities": [{"kind": "email", "value": "marta@example.es"}]},
+        {
+            "name": "Marta",
+            "tier": "gold",
+            "identities": [{"kind": "email", "value": "marta@example.es"}],
+        },
     )
     assert r.status_code == 201, r.content
     marta = r.json()
     assert marta["identities"][0]["value"] == "marta@example.es"
-    other = api.post_json("/api/v1/customers", {"identities": [{"kind": "phone", "value": "+34911222333"}]}).json()
+    other = api.post_json(
+        "/api/v1/customers", {"identities": [{"kind": "phone", "value": "+34911222333"}]}
+    ).json()
     assert api.get("/api/v1/customers?q=marta@example.es").json()["items"][0]["id"] == marta["id"]
-    r = api.patch_json(f"/api/v1/customers/{marta['id']}", {"notes": "Prefers mornings", "tier": "platinum"})
+    r = api.patch_json(
+        f"/api/v1/customers/{marta['id']}", {"notes": "Prefers mornings", "tier": "platinum"}
+    )
     assert r.json()["tier"] == "platinum"
-    assert api.patch_json(f"/api/v1/customers/{marta['id']}", {"tier": "diamond"}).status_code == 422
-    preview = api.get(f"/api/v1/customers/{marta['id']}/merge-preview?other_id={other['id']}").json()
+    assert (
+        api.patch_json(f"/api/v1/customers/{marta['id']}", {"tier": "diamond"}).status_code == 422
+    )
+    preview = api.get(
+        f"/api/v1/customers/{marta['id']}/merge-preview?other_id={other['id']}"
+    ).json()
     assert preview["moves"]["identities"] == 1
-    merged = api.post_json(f"/api/v1/customers/{marta['id']}/merge", {"other_id": other["id"]}).json()
+    merged = api.post_json(
+        f"/api/v1/customers/{marta['id']}/merge", {"other_id": other["id"]}
+    ).json()
     assert {i["kind"] for i in merged["identities"]} == {"email", "phone"}
     assert api.get(f"/api/v1/customers/{other['id']}").status_code == 404
 
@@ -147,9 +170,18 @@ def test_customer_crud_search_and_merge(api):
 def test_identities_events_and_orders(api):
     c = api.post_json("/api/v1/customers", {"name": "Li"}).json()
     base = f"/api/v1/customers/{c['id']}"
-    assert api.post_json(base + "/identities", {"kind": "phone", "value": "+14155550100"}).status_code == 201
+    assert (
+        api.post_json(base + "/identities", {"kind": "phone", "value": "+14155550100"}).status_code
+        == 201
+    )
     assert api.post_json(base + "/identities", {"kind": "email", "value": "bad"}).status_code == 422
-    ev = {"customer_id": c["id"], "type": "purchase", "value": "19.90", "currency": "EUR", "external_id": "e1"}
+    ev = {
+        "customer_id": c["id"],
+        "type": "purchase",
+        "value": "19.90",
+        "currency": "EUR",
+        "external_id": "e1",
+    }
     assert api.post_json("/api/v1/events", ev).status_code == 201
     assert api.post_json("/api/v1/events", ev).status_code == 200
     bulk = api.post_json(
@@ -157,7 +189,13 @@ def test_identities_events_and_orders(api):
         {"events": [{"customer": {"email": "new@example.com"}, "type": "login"}, ev]},
     ).json()
     assert (bulk["created"], bulk["existing"]) == (1, 1)
-    order = {"customer_id": c["id"], "status": "delivered", "total": "59.00", "currency": "EUR", "items": [{"sku": "A"}]}
+    order = {
+        "customer_id": c["id"],
+        "status": "delivered",
+        "total": "59.00",
+        "currency": "EUR",
+        "items": [{"sku": "A"}],
+    }
     assert api.put_json("/api/v1/orders/W-1", order).status_code == 201
     r = api.put_json("/api/v1/orders/W-1", {**order, "status": "returned"})
     assert r.status_code == 200 and r.json()["status"] == "returned"

@@ -35,7 +35,9 @@ def test_first_message_opens_a_numbered_conversation(workspace):
 def test_chat_then_email_from_the_same_person_is_one_conversation(workspace):
     chat = services.ingest(
         workspace=workspace,
-        message=msg("Hi, my order is late", channel="chat", chat_visitor="v-1", email="ana@example.com"),
+        message=msg(
+            "Hi, my order is late", channel="chat", chat_visitor="v-1", email="ana@example.com"
+        ),
     )
     email = services.ingest(
         workspace=workspace, message=msg("Following up by email", at=NOW + dt.timedelta(hours=2))
@@ -46,12 +48,19 @@ def test_chat_then_email_from_the_same_person_is_one_conversation(workspace):
 
 
 def test_explicit_thread_hint_wins_over_recency(workspace):
-    a = services.ingest(workspace=workspace, message=msg("first case", at=NOW - dt.timedelta(hours=3)))
+    a = services.ingest(
+        workspace=workspace, message=msg("first case", at=NOW - dt.timedelta(hours=3))
+    )
     # A more recent case of the same customer, which recency alone would pick.
     b = ConversationFactory(
-        customer=a.customer, number=99, opened_at=NOW - dt.timedelta(hours=1), last_activity_at=NOW - dt.timedelta(hours=1)
+        customer=a.customer,
+        number=99,
+        opened_at=NOW - dt.timedelta(hours=1),
+        last_activity_at=NOW - dt.timedelta(hours=1),
     )
-    assert services.ingest(workspace=workspace, message=msg("plain", at=NOW)).conversation.pk == b.pk
+    assert (
+        services.ingest(workspace=workspace, message=msg("plain", at=NOW)).conversation.pk == b.pk
+    )
     hinted = InboundMessage(
         channel="email",
         text="about the first",
@@ -96,7 +105,9 @@ def test_reply_to_resolved_case_within_window_reopens_it(workspace):
     conv = Conversation.objects.get(pk=r.conversation.pk)
     assert again.conversation.pk == conv.pk and again.reopened
     assert conv.status == Status.OPEN and conv.reopen_count == 1 and conv.resolved_at is None
-    assert TimelineEntry.objects.filter(conversation=conv, kind=EntryKind.STATUS_CHANGE).count() == 2
+    assert (
+        TimelineEntry.objects.filter(conversation=conv, kind=EntryKind.STATUS_CHANGE).count() == 2
+    )
 
 
 def test_reply_after_the_window_opens_a_new_case(workspace):
@@ -128,14 +139,18 @@ def test_a_message_written_before_the_resolution_does_not_reopen(workspace):
     services.update_conversation(
         workspace=workspace, actor=None, conversation=r.conversation, changes={"status": "resolved"}
     )
-    late = services.ingest(workspace=workspace, message=msg("one more detail", at=NOW - dt.timedelta(hours=2)))
+    late = services.ingest(
+        workspace=workspace, message=msg("one more detail", at=NOW - dt.timedelta(hours=2))
+    )
     assert late.conversation.pk == r.conversation.pk and not late.reopened
     assert Conversation.objects.get(pk=r.conversation.pk).status == Status.RESOLVED
 
 
 def test_history_imported_out_of_order_never_joins_a_later_case(workspace):
     later = services.ingest(workspace=workspace, message=msg("later", at=NOW))
-    earlier = services.ingest(workspace=workspace, message=msg("earlier", at=NOW - dt.timedelta(days=2)))
+    earlier = services.ingest(
+        workspace=workspace, message=msg("earlier", at=NOW - dt.timedelta(days=2))
+    )
     assert earlier.new_conversation and earlier.conversation.pk != later.conversation.pk
 
 
@@ -154,7 +169,9 @@ def test_auto_replies_are_recorded_but_never_reopen(workspace):
 
 def test_pending_case_returns_to_open_when_the_customer_writes(workspace):
     r = services.ingest(workspace=workspace, message=msg("q", at=NOW - dt.timedelta(hours=1)))
-    services.record_reply(workspace=workspace, member=None, conversation=r.conversation, text="Can you send a photo?")
+    services.record_reply(
+        workspace=workspace, member=None, conversation=r.conversation, text="Can you send a photo?"
+    )
     services.update_conversation(
         workspace=workspace, actor=None, conversation=r.conversation, changes={"status": "pending"}
     )
@@ -169,7 +186,10 @@ def test_retried_delivery_returns_the_existing_entry(workspace):
     assert a.created and not b.created and a.entry.pk == b.entry.pk
     assert TimelineEntry.objects.count() == 1
     # The same id on another channel is another message.
-    c = services.ingest(workspace=workspace, message=msg("hi", ext="provider-1", channel="sms", phone="+14155550100"))
+    c = services.ingest(
+        workspace=workspace,
+        message=msg("hi", ext="provider-1", channel="sms", phone="+14155550100"),
+    )
     assert c.created
 
 
@@ -200,7 +220,11 @@ def _stream():
         at = t0 + dt.timedelta(hours=20 * i + who)
         out.append(
             InboundMessage(
-                channel=channel, text=f"message {i}", sender=Sender(**sender), external_id=f"x{i % 55}", sent_at=at
+                channel=channel,
+                text=f"message {i}",
+                sender=Sender(**sender),
+                external_id=f"x{i % 55}",
+                sent_at=at,
             )
         )
     return out
@@ -209,7 +233,12 @@ def _stream():
 def _shape(workspace):
     convs = Conversation.objects.filter(workspace=workspace).order_by("number")
     return [
-        (c.number, sorted(TimelineEntry.objects.filter(conversation=c).values_list("text", flat=True)), c.status, c.message_count)
+        (
+            c.number,
+            sorted(TimelineEntry.objects.filter(conversation=c).values_list("text", flat=True)),
+            c.status,
+            c.message_count,
+        )
         for c in convs
     ]
 
@@ -224,7 +253,12 @@ def test_batch_ingest_threads_exactly_like_single_ingest(workspace, other_worksp
 
 
 def test_batch_ingest_reports_bad_messages_and_keeps_the_rest(workspace):
-    msgs = [msg("ok 1", ext="a"), msg("bad", email="not-an-email"), msg("ok 2", ext="b"), msg("ok 1", ext="a")]
+    msgs = [
+        msg("ok 1", ext="a"),
+        msg("bad", email="not-an-email"),
+        msg("ok 2", ext="b"),
+        msg("ok 1", ext="a"),
+    ]
     out = ingest_batch.ingest_many(workspace=workspace, messages=msgs)
     assert out[0].created and isinstance(out[1], InvalidInput) and out[2].created
     assert not out[3].created and out[3].entry_id == out[0].entry_id
@@ -236,3 +270,20 @@ def test_batch_ingest_is_idempotent_across_calls(workspace):
     second = ingest_batch.ingest_many(workspace=workspace, messages=_stream())
     assert [o.entry_id for o in first] == [o.entry_id for o in second]
     assert not any(o.created for o in second)
+
+
+@pytest.mark.parametrize("batch", [False, True])
+def test_inbound_html_is_sanitised_before_storage(workspace, batch):
+    m = msg("see below")
+    m.html = (
+        '<p onclick="steal()">Hi<script>alert(1)</script></p>'
+        '<a href="javascript:alert(2)">x</a><img src="x" onerror="alert(3)"><a href="https://ok.example">ok</a>'
+    )
+    if batch:
+        ingest_batch.ingest_many(workspace=workspace, messages=[m])
+    else:
+        services.ingest(workspace=workspace, message=m)
+    html = TimelineEntry.objects.get().html
+    for bad in ("script", "onclick", "onerror", "javascript:"):
+        assert bad not in html
+    assert 'href="https://ok.example"' in html and "<p>Hi</p>" in html

@@ -30,7 +30,9 @@ def test_phones_become_e164(raw, region, expected):
     assert normalise("phone", raw, default_region=region) == expected
 
 
-@pytest.mark.parametrize("kind, raw", [("email", "not-an-email"), ("phone", "12"), ("phone", "call me")])
+@pytest.mark.parametrize(
+    "kind, raw", [("email", "not-an-email"), ("phone", "12"), ("phone", "call me")]
+)
 def test_bad_values_are_rejected_naming_the_field(kind, raw):
     with pytest.raises(InvalidInput) as exc:
         normalise(kind, raw)

@@ -16,29 +16,42 @@ def claims(ws, **kw):
 
 def test_unknown_identities_create_one_customer(workspace):
     res = services.resolve_customer(
-        workspace=workspace, claims=claims(workspace, email="ana@example.com", phone="+34600111222"), name="Ana"
+        workspace=workspace,
+        claims=claims(workspace, email="ana@example.com", phone="+34600111222"),
+        name="Ana",
     )
     assert res.created
     assert res.customer.name == "Ana"
-    assert sorted(Identity.objects.filter(customer=res.customer).values_list("kind", flat=True)) == [
+    assert sorted(
+        Identity.objects.filter(customer=res.customer).values_list("kind", flat=True)
+    ) == [
         "email",
         "phone",
     ]
 
 
 def test_a_new_identity_attaches_to_the_matched_customer(workspace):
-    first = services.resolve_customer(workspace=workspace, claims=claims(workspace, email="ana@example.com"))
+    first = services.resolve_customer(
+        workspace=workspace, claims=claims(workspace, email="ana@example.com")
+    )
     second = services.resolve_customer(
-        workspace=workspace, claims=claims(workspace, email="ANA@example.com", phone="+34 600 111 222")
+        workspace=workspace,
+        claims=claims(workspace, email="ANA@example.com", phone="+34 600 111 222"),
     )
     assert not second.created
     assert second.customer.pk == first.customer.pk
-    assert Identity.objects.filter(customer=first.customer, kind="phone", value="+34600111222").exists()
+    assert Identity.objects.filter(
+        customer=first.customer, kind="phone", value="+34600111222"
+    ).exists()
 
 
 def test_identities_of_two_customers_are_never_merged_silently(workspace):
-    a = services.resolve_customer(workspace=workspace, claims=claims(workspace, email="ana@example.com"))
-    b = services.resolve_customer(workspace=workspace, claims=claims(workspace, phone="+34600111222"))
+    a = services.resolve_customer(
+        workspace=workspace, claims=claims(workspace, email="ana@example.com")
+    )
+    b = services.resolve_customer(
+        workspace=workspace, claims=claims(workspace, phone="+34600111222")
+    )
     res = services.resolve_customer(
         workspace=workspace, claims=claims(workspace, email="ana@example.com", phone="+34600111222")
     )
@@ -51,7 +64,9 @@ def test_identities_of_two_customers_are_never_merged_silently(workspace):
 
 
 def test_identities_are_unique_per_workspace_not_globally(workspace, other_workspace):
-    a = services.resolve_customer(workspace=workspace, claims=claims(workspace, email="ana@example.com"))
+    a = services.resolve_customer(
+        workspace=workspace, claims=claims(workspace, email="ana@example.com")
+    )
     b = services.resolve_customer(
         workspace=other_workspace, claims=claims(other_workspace, email="ana@example.com")
     )
@@ -63,13 +78,18 @@ def test_merge_moves_everything_and_is_audited(workspace, member):
         workspace=workspace, actor=member, identities=[("email", "ana@example.com")], name="Ana"
     )
     other = services.create_customer(
-        workspace=workspace, actor=member, identities=[("phone", "+34600111222")], notes="VIP caller"
+        workspace=workspace,
+        actor=member,
+        identities=[("phone", "+34600111222")],
+        notes="VIP caller",
     )
     ingest(
         workspace=workspace,
         message=InboundMessage(channel="sms", text="Hola", sender=Sender(phone="+34600111222")),
     )
-    services.upsert_order(workspace=workspace, customer=other, external_id="W1", total=Decimal("40.00"))
+    services.upsert_order(
+        workspace=workspace, customer=other, external_id="W1", total=Decimal("40.00")
+    )
     services.record_events(workspace=workspace, events=[{"customer": other, "type": "login"}])
     preview = services.merge_preview(workspace=workspace, keep=keep, other=other)
     assert preview == {"identities": 1, "conversations": 1, "events": 1, "orders": 1}
@@ -90,7 +110,9 @@ def test_merge_moves_everything_and_is_audited(workspace, member):
 
 
 def test_lifetime_value_ignores_cancelled_orders(workspace):
-    c = services.resolve_customer(workspace=workspace, claims=claims(workspace, email="a@b.co")).customer
+    c = services.resolve_customer(
+        workspace=workspace, claims=claims(workspace, email="a@b.co")
+    ).customer
     services.upsert_order(workspace=workspace, customer=c, external_id="1", total=Decimal("10.50"))
     services.upsert_order(workspace=workspace, customer=c, external_id="2", total=Decimal("5.25"))
     services.upsert_order(workspace=workspace, customer=c, external_id="2", status="cancelled")
@@ -115,7 +137,9 @@ def test_creating_a_customer_with_a_taken_identity_is_refused(workspace, member,
     from warmline.errors import InvalidInput
 
     services.create_customer(
-        workspace=workspace, actor=member, identities=[("email", "x@y.co"), ("phone", "+14155550100")]
+        workspace=workspace,
+        actor=member,
+        identities=[("email", "x@y.co"), ("phone", "+14155550100")],
     )
     value = {"email": "X@y.co", "phone": "+1 415 555 0100"}[dup]
     with pytest.raises(InvalidInput):

@@ -86,14 +86,26 @@ def test_argon2_is_the_production_hasher():
 
 
 def test_server_refuses_the_development_key_outside_development(tmp_path):
-    env = {"WARMLINE_ENV": "production", "PATH": "/usr/bin:/bin", "WARMLINE_DATA_DIR": str(tmp_path)}
+    env = {
+        "WARMLINE_ENV": "production",
+        "PATH": "/usr/bin:/bin",
+        "WARMLINE_DATA_DIR": str(tmp_path),
+    }
     r = subprocess.run(
-        [sys.executable, "-c", "import warmline.settings"], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", "import warmline.settings"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert r.returncode != 0 and "WARMLINE_SECRET_KEY" in r.stderr
     env["WARMLINE_SECRET_KEY"] = "k" * 50
     r = subprocess.run(
-        [sys.executable, "-c", "import warmline.settings as s; print(s.SESSION_COOKIE_SECURE, s.DEBUG)"],
+        [
+            sys.executable,
+            "-c",
+            "import warmline.settings as s; print(s.SESSION_COOKIE_SECURE, s.DEBUG)",
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -104,7 +116,9 @@ def test_server_refuses_the_development_key_outside_development(tmp_path):
 
 def test_cli_creates_workspace_and_member_with_token_last(db, capsys):
     call_command("createworkspace", name="Brand", slug="brand", time_zone="America/New_York")
-    call_command("createmember", workspace="brand", email="Lead@Brand.example", role="lead", token=True)
+    call_command(
+        "createmember", workspace="brand", email="Lead@Brand.example", role="lead", token=True
+    )
     out = capsys.readouterr().out.strip().splitlines()
     assert member_for_token(out[-1]).role == "lead"
     assert Member.objects.get().user.email == "lead@brand.example"

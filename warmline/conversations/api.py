@@ -40,7 +40,9 @@ class SenderIn(Schema):
     @model_validator(mode="after")
     def _someone(self):
         if not any([self.email, self.phone, self.chat_visitor, self.social, self.external_id]):
-            raise ValueError("needs at least one of email, phone, chat_visitor, social, external_id")
+            raise ValueError(
+                "needs at least one of email, phone, chat_visitor, social, external_id"
+            )
         return self
 
 
@@ -252,7 +254,9 @@ def post_messages_bulk(request, payload: BulkIn):
     results = []
     for i, out in enumerate(outcomes):
         if isinstance(out, DomainError):
-            results.append({"index": i, "status": "error", "error": out.message, "field": out.field})
+            results.append(
+                {"index": i, "status": "error", "error": out.message, "field": out.field}
+            )
         else:
             results.append(
                 {
@@ -315,7 +319,9 @@ def _detail(conv: Conversation, limit: int = 1000) -> dict:
 
 
 @router.get("/conversations/{conversation_id}", response={200: ConversationDetailOut, **ERRORS})
-def read_conversation(request, conversation_id: int, timeline_limit: int = Query(1000, ge=1, le=5000)):
+def read_conversation(
+    request, conversation_id: int, timeline_limit: int = Query(1000, ge=1, le=5000)
+):
     conv = services.get_conversation(workspace=_ws(request), conversation_id=conversation_id)
     return _detail(conv, timeline_limit)
 
@@ -341,7 +347,11 @@ def reply(request, conversation_id: int, payload: ReplyIn):
     ws = _ws(request)
     conv = services.get_conversation(workspace=ws, conversation_id=conversation_id)
     entry = services.record_reply(
-        workspace=ws, member=request.member, conversation=conv, text=payload.text, channel=payload.channel
+        workspace=ws,
+        member=request.member,
+        conversation=conv,
+        text=payload.text,
+        channel=payload.channel,
     )
     return Status(201, entry)
 
@@ -350,7 +360,12 @@ def reply(request, conversation_id: int, payload: ReplyIn):
 def note(request, conversation_id: int, payload: NoteIn):
     ws = _ws(request)
     conv = services.get_conversation(workspace=ws, conversation_id=conversation_id)
-    return Status(201, services.add_note(workspace=ws, member=request.member, conversation=conv, text=payload.text))
+    return Status(
+        201,
+        services.add_note(
+            workspace=ws, member=request.member, conversation=conv, text=payload.text
+        ),
+    )
 
 
 @router.post("/conversations/{conversation_id}/merge", response={200: ConversationOut, **ERRORS})
@@ -359,7 +374,9 @@ def merge(request, conversation_id: int, payload: MergeIn):
     with transaction.atomic():
         keep = services.get_conversation(workspace=ws, conversation_id=conversation_id)
         other = services.get_conversation(workspace=ws, conversation_id=payload.other_id)
-        return services.merge_conversations(workspace=ws, actor=request.member, keep=keep, other=other)
+        return services.merge_conversations(
+            workspace=ws, actor=request.member, keep=keep, other=other
+        )
 
 
 __all__ = ["TimelineEntry", "router"]

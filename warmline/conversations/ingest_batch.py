@@ -23,6 +23,7 @@ from warmline.errors import DomainError, InvalidInput
 from warmline.tenancy.models import Workspace
 
 from . import services
+from .html import clean_html
 from .inbound import InboundMessage
 from .models import ACTIVE_STATUSES, Conversation, Status, ThreadKey, TimelineEntry
 
@@ -72,14 +73,18 @@ def ingest_many(
     for item in items:
         if item.duplicate_of is None:
             text, html, redactions = redact_inbound(
-                text=item.message.text or "", html=item.message.html or "", redact=workspace.redact_pii
+                text=item.message.text or "",
+                html=clean_html(item.message.html or ""),
+                redact=workspace.redact_pii,
             )
             item.prepared = Prepared(text=text, html=html, redactions=redactions)
 
     fallback: list[_Item] = []
     try:
         with transaction.atomic():
-            created = _store_batch(workspace, [i for i in items if i.duplicate_of is None], fallback)
+            created = _store_batch(
+                workspace, [i for i in items if i.duplicate_of is None], fallback
+            )
             entry_ids = [e.pk for e in created]
             if entry_ids:
                 transaction.on_commit(lambda: _after_commit(workspace, entry_ids))
@@ -117,9 +122,7 @@ def ingest_many(
     return outcomes  # type: ignore[return-value]
 
 
-def _drop_known(
-    workspace: Workspace, items: list[_Item], outcomes: list
-) -> list[_Item]:
+def _drop_known(workspace: Workspace, items: list[_Item], outcomes: list) -> list[_Item]:
     """Answer retries from the database and mark repeats inside the batch."""
     ext = [(i.message.channel, i.message.external_id) for i in items if i.message.external_id]
     known: dict[tuple[str, str], tuple[int, int, int]] = {}
@@ -127,7 +130,9 @@ def _drop_known(
     for start in range(0, len(ids), CHUNK):
         rows = TimelineEntry.objects.filter(
             workspace=workspace, external_id__in=ids[start : start + CHUNK]
-        ).values_list("channel", "external_id", "id", "conversation_id", "conversation__customer_id")
+        ).values_list(
+            "channel", "external_id", "id", "conversation_id", "conversation__customer_id"
+        )
         for ch, ex, pk, conv_id, cust_id in rows:
             known[(ch, ex)] = (pk, conv_id, cust_id)
     first_seen: dict[tuple[str, str], int] = {}
@@ -159,12 +164,16 @@ def _claims_q(claims: list[IdentityClaim]) -> list[Q]:
     return out
 
 
-def _resolve_customers(workspace: Workspace, items: list[_Item], fallback: list[_Item]) -> list[_Item]:
+def _resolve_customers(
+    workspace: Workspace, items: list[_Item], fallback: list[_Item]
+) -> list[_Item]:
     """Customers for every item; items whose identities name two customers go to fallback."""
     owner: dict[tuple[str, str], object] = {}
     for q in _claims_q([c for i in items for c in i.claims]):
-        for kind, value, cust_id in Identity.objects.filter(workspace=workspace).filter(q).values_list(
-            "kind", "value", "customer_id"
+        for kind, value, cust_id in (
+            Identity.objects.filter(workspace=workspace)
+            .filter(q)
+            .values_list("kind", "value", "customer_id")
         ):
             owner[(kind, value)] = cust_id
     new_customers: list[Customer] = []
@@ -183,7 +192,9 @@ def _resolve_customers(workspace: Workspace, items: list[_Item], fallback: list[
                 workspace=workspace,
                 name=item.message.sender.name[:200],
                 preferred_language=item.message.language,
-                preferred_channel=item.message.channel if item.message.channel in Channel.values else "",
+                preferred_channel=item.message.channel
+                if item.message.channel in Channel.values
+                else "",
                 customer_since=item.at.date(),
             )
             new_customers.append(customer)
@@ -218,7 +229,9 @@ def _resolve_customers(workspace: Workspace, items: list[_Item], fallback: list[
     return out
 
 
-def _store_batch(workspace: Workspace, items: list[_Item], fallback: list[_Item]) -> list[TimelineEntry]:
+def _store_batch(
+    workspace: Workspace, items: list[_Item], fallback: list[_Item]
+) -> list[TimelineEntry]:
     items = _resolve_customers(workspace, items, fallback)
     if not items:
         return []
@@ -287,13 +300,22 @@ def _store_batch(workspace: Workspace, items: list[_Item], fallback: list[_Item]
         if target is not None and target.merged_into_id:
             fallback.append(item)
             continue
-        conv, reopened = services.decide_thread(target, at=item.at, window=window, auto=msg.auto_submitted)
+        conv, reopened = services.decide_thread(
+            target, at=item.at, window=window, auto=msg.auto_submitted
+        )
         is_new = conv is None
         if conv is None:
-            conv = services.new_conversation_for(workspace, item.customer, msg, item.at, item.prepared.text)
+            conv = services.new_conversation_for(
+                workspace, item.customer, msg, item.at, item.prepared.text
+            )
             new_convs.append(conv)
         fields = services.apply_customer_message(
-            conv, channel=msg.channel, at=item.at, auto=msg.auto_submitted, sentiment=None, reopened=reopened
+            conv,
+            channel=msg.channel,
+            at=item.at,
+            auto=msg.auto_submitted,
+            sentiment=None,
+            reopened=reopened,
         )
         if not is_new:
             touched[id(conv)] |= fields

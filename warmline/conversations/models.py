@@ -36,7 +36,9 @@ class Conversation(WorkspaceScoped):
     number = models.PositiveIntegerField(_("number"))
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="conversations")
     subject = models.CharField(_("subject"), max_length=300, blank=True)
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.OPEN
+    )
     priority = models.CharField(
         _("priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL
     )
@@ -72,10 +74,14 @@ class Conversation(WorkspaceScoped):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "number"], name="conversation_unique_number"),
+            models.UniqueConstraint(
+                fields=["workspace", "number"], name="conversation_unique_number"
+            ),
         ]
         indexes = [
-            models.Index(fields=["workspace", "status", "last_activity_at"], name="conv_ws_status_act"),
+            models.Index(
+                fields=["workspace", "status", "last_activity_at"], name="conv_ws_status_act"
+            ),
             models.Index(fields=["workspace", "owner", "status"], name="conv_ws_owner_status"),
             models.Index(fields=["customer", "last_activity_at"], name="conv_customer_act"),
         ]
@@ -111,9 +117,7 @@ class DeliveryStatus(models.TextChoices):
 class TimelineEntry(WorkspaceScoped):
     """One typed, ordered entry of a conversation's timeline."""
 
-    conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="entries"
-    )
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="entries")
     kind = models.CharField(max_length=20, choices=EntryKind.choices)
     channel = models.CharField(max_length=12, choices=Channel.choices, blank=True)
     author_member = models.ForeignKey(

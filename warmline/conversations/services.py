@@ -18,6 +18,7 @@ from warmline.errors import InvalidInput, NotFound
 from warmline.tenancy.models import Member, Workspace
 from warmline.tenancy.services import get_member, get_team, record_audit
 
+from .html import clean_html
 from .inbound import InboundMessage
 from .models import (
     ACTIVE_STATUSES,
@@ -115,9 +116,7 @@ def move_customer_conversations(*, workspace: Workspace, source: Customer, targe
     TimelineEntry.objects.filter(workspace=workspace, author_customer=source).update(
         author_customer=target
     )
-    return Conversation.objects.filter(workspace=workspace, customer=source).update(
-        customer=target
-    )
+    return Conversation.objects.filter(workspace=workspace, customer=source).update(customer=target)
 
 
 # --- Ingest -------------------------------------------------------------------------
@@ -165,7 +164,7 @@ def ingest(*, workspace: Workspace, message: InboundMessage) -> IngestResult:
         raise InvalidInput("The sender has no identity (email, phone, handle…).", field="from")
     # CPU work happens before the transaction so it never holds the write lock.
     prepared = prepare_inbound(
-        text=message.text or "", html=message.html or "", redact=workspace.redact_pii
+        text=message.text or "", html=clean_html(message.html or ""), redact=workspace.redact_pii
     )
     try:
         with transaction.atomic():
@@ -430,7 +429,9 @@ def apply_customer_message(
     return touched
 
 
-def _register_thread_keys(workspace: Workspace, conv: Conversation, message: InboundMessage) -> None:
+def _register_thread_keys(
+    workspace: Workspace, conv: Conversation, message: InboundMessage
+) -> None:
     keys = thread_keys_of(message)
     if keys:
         ThreadKey.objects.bulk_create(
@@ -575,7 +576,9 @@ def update_conversation(
             if key == "status":
                 if value not in Status.values:
                     raise InvalidInput(f"Unknown status '{value}'.", field="status")
-                if value == Status.SNOOZED and not (changes.get("snoozed_until") or conv.snoozed_until):
+                if value == Status.SNOOZED and not (
+                    changes.get("snoozed_until") or conv.snoozed_until
+                ):
                     raise InvalidInput("Snoozing needs snoozed_until.", field="snoozed_until")
             elif key == "priority" and value not in Priority.values:
                 raise InvalidInput(f"Unknown priority '{value}'.", field="priority")
@@ -599,10 +602,14 @@ def update_conversation(
                 conv.reopen_count += 1
             if new != Status.SNOOZED:
                 conv.snoozed_until = None
-            _system_entry(conv, EntryKind.STATUS_CHANGE, now, member=actor, data={"from": old, "to": new})
+            _system_entry(
+                conv, EntryKind.STATUS_CHANGE, now, member=actor, data={"from": old, "to": new}
+            )
         if "priority" in applied:
             old, new = applied["priority"]
-            _system_entry(conv, EntryKind.PRIORITY_CHANGE, now, member=actor, data={"from": old, "to": new})
+            _system_entry(
+                conv, EntryKind.PRIORITY_CHANGE, now, member=actor, data={"from": old, "to": new}
+            )
         if "owner_id" in applied or "team_id" in applied:
             old_owner, new_owner = applied.get("owner_id", [conv.owner_id, conv.owner_id])
             # A handoff is one person passing the case to another (fewer is better).
@@ -657,7 +664,13 @@ def merge_conversations(
         Conversation.objects.filter(pk=other.pk).update(
             status=Status.CLOSED, merged_into=keep, resolved_at=now
         )
-        _system_entry(keep, EntryKind.MERGE, now, member=actor, data={"merged": other.number, "entries": moved})
+        _system_entry(
+            keep,
+            EntryKind.MERGE,
+            now,
+            member=actor,
+            data={"merged": other.number, "entries": moved},
+        )
         record_audit(
             workspace=workspace,
             actor=actor,

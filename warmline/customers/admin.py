@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from warmline.tenancy.admin_scoping import WorkspaceScopedAdmin
+
 from .models import Customer, CustomerEvent, Identity, MergeSuggestion, Order
 
 
@@ -10,8 +12,16 @@ class IdentityInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "workspace", "tier", "lifecycle", "owner", "lifetime_value", "customer_since")
+class CustomerAdmin(WorkspaceScopedAdmin):
+    list_display = (
+        "__str__",
+        "workspace",
+        "tier",
+        "lifecycle",
+        "owner",
+        "lifetime_value",
+        "customer_since",
+    )
     list_filter = ("workspace", "tier", "lifecycle")
     list_select_related = ("workspace", "owner")
     search_fields = ("name",)
@@ -20,22 +30,30 @@ class CustomerAdmin(admin.ModelAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
-    list_display = ("external_id", "workspace", "customer", "status", "total", "currency", "placed_at")
+class OrderAdmin(WorkspaceScopedAdmin):
+    list_display = (
+        "external_id",
+        "workspace",
+        "customer",
+        "status",
+        "total",
+        "currency",
+        "placed_at",
+    )
     list_filter = ("workspace", "status")
     search_fields = ("external_id",)
     raw_id_fields = ("customer",)
 
 
 @admin.register(CustomerEvent)
-class CustomerEventAdmin(admin.ModelAdmin):
+class CustomerEventAdmin(WorkspaceScopedAdmin):
     list_display = ("type", "workspace", "customer", "value", "occurred_at")
     list_filter = ("workspace", "type")
     raw_id_fields = ("customer",)
 
 
 @admin.register(MergeSuggestion)
-class MergeSuggestionAdmin(admin.ModelAdmin):
+class MergeSuggestionAdmin(WorkspaceScopedAdmin):
     list_display = ("customer", "other", "workspace", "status", "created_at")
     list_filter = ("workspace", "status")
     raw_id_fields = ("customer", "other")

@@ -65,7 +65,9 @@ class SpecialDate(Schema):
 class CustomerIn(Schema):
     name: str = Field("", max_length=200)
     preferred_language: str = Field("", max_length=10)
-    preferred_channel: Literal["", "email", "chat", "sms", "whatsapp", "voice", "social", "api"] = ""
+    preferred_channel: Literal["", "email", "chat", "sms", "whatsapp", "voice", "social", "api"] = (
+        ""
+    )
     tier: Literal["standard", "silver", "gold", "platinum"] = "standard"
     customer_since: dt.date | None = None
     preferences: dict = {}
@@ -79,7 +81,9 @@ class CustomerIn(Schema):
 class CustomerPatch(Schema):
     name: str | None = Field(None, max_length=200)
     preferred_language: str | None = Field(None, max_length=10)
-    preferred_channel: Literal["", "email", "chat", "sms", "whatsapp", "voice", "social", "api"] | None = None
+    preferred_channel: (
+        Literal["", "email", "chat", "sms", "whatsapp", "voice", "social", "api"] | None
+    ) = None
     tier: Literal["standard", "silver", "gold", "platinum"] | None = None
     customer_since: dt.date | None = None
     preferences: dict | None = None
@@ -221,7 +225,9 @@ def _ws(request):
 def _detail(customer: Customer) -> dict:
     data = CustomerOut.from_orm(customer).dict()
     data["identities"] = list(
-        Identity.objects.filter(customer=customer).order_by("id").values("id", "kind", "value", "verified")
+        Identity.objects.filter(customer=customer)
+        .order_by("id")
+        .values("id", "kind", "value", "verified")
     )
     return data
 
@@ -239,7 +245,9 @@ def _customer_for(request, customer_id: int | None, ref: CustomerRef | None) -> 
 
 
 @router.get("/customers", response=CustomerPage)
-def list_customers(request, q: str = "", limit: int = Query(50, ge=1, le=200), before: int | None = None):
+def list_customers(
+    request, q: str = "", limit: int = Query(50, ge=1, le=200), before: int | None = None
+):
     qs = services.search_customers(workspace=_ws(request), query=q)
     if before is not None:
         qs = qs.filter(pk__lt=before)
@@ -258,7 +266,9 @@ def create_customer(request, payload: CustomerIn):
         from warmline.tenancy.services import get_member
 
         owner = get_member(workspace=ws, member_id=owner_id)
-    data["special_dates"] = [{"label": d["label"], "date": d["date"].isoformat()} for d in data["special_dates"]]
+    data["special_dates"] = [
+        {"label": d["label"], "date": d["date"].isoformat()} for d in data["special_dates"]
+    ]
     customer = services.create_customer(
         workspace=ws, actor=request.member, identities=identities, owner=owner, **data
     )
@@ -316,7 +326,11 @@ def add_identity(request, customer_id: int, payload: IdentityIn):
     ws = _ws(request)
     customer = services.get_customer(workspace=ws, customer_id=customer_id)
     ident = services.add_identity(
-        workspace=ws, actor=request.member, customer=customer, kind=payload.kind, value=payload.value
+        workspace=ws,
+        actor=request.member,
+        customer=customer,
+        kind=payload.kind,
+        value=payload.value,
     )
     return Status(201, ident)
 
@@ -325,14 +339,18 @@ def add_identity(request, customer_id: int, payload: IdentityIn):
 def remove_identity(request, customer_id: int, identity_id: int):
     ws = _ws(request)
     customer = services.get_customer(workspace=ws, customer_id=customer_id)
-    services.remove_identity(workspace=ws, actor=request.member, customer=customer, identity_id=identity_id)
+    services.remove_identity(
+        workspace=ws, actor=request.member, customer=customer, identity_id=identity_id
+    )
     return Status(204, None)
 
 
 @router.get("/customers/{customer_id}/events", response={200: list[EventOut], **ERRORS})
 def list_events(request, customer_id: int, limit: int = Query(100, ge=1, le=1000)):
     customer = services.get_customer(workspace=_ws(request), customer_id=customer_id)
-    return list(CustomerEvent.objects.filter(customer=customer).order_by("-occurred_at", "-id")[:limit])
+    return list(
+        CustomerEvent.objects.filter(customer=customer).order_by("-occurred_at", "-id")[:limit]
+    )
 
 
 def _event_rows(request, events: list[EventIn]) -> list[dict]:
@@ -358,7 +376,11 @@ def record_events_bulk(request, payload: EventsBulkIn):
         rows = _event_rows(request, payload.events)
         results = services.record_events(workspace=_ws(request), events=rows)
     created = sum(1 for _, c in results if c)
-    return {"created": created, "existing": len(results) - created, "ids": [e.pk for e, _ in results]}
+    return {
+        "created": created,
+        "existing": len(results) - created,
+        "ids": [e.pk for e, _ in results],
+    }
 
 
 @router.get("/orders", response={200: list[OrderOut], **ERRORS})

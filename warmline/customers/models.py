@@ -170,7 +170,9 @@ class Order(WorkspaceScoped):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["workspace", "external_id"], name="order_unique_external"),
+            models.UniqueConstraint(
+                fields=["workspace", "external_id"], name="order_unique_external"
+            ),
         ]
         indexes = [models.Index(fields=["customer", "placed_at"], name="order_customer_time")]
 

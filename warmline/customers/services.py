@@ -108,9 +108,7 @@ class Resolution:
     suggestions: list[MergeSuggestion] = field(default_factory=list)
 
 
-def claims_from(
-    workspace: Workspace, raw: Iterable[tuple[str, str | None]]
-) -> list[IdentityClaim]:
+def claims_from(workspace: Workspace, raw: Iterable[tuple[str, str | None]]) -> list[IdentityClaim]:
     """Normalise (kind, value) pairs, dropping empties; raises InvalidInput on bad values."""
     region = phone_region(workspace)
     seen: set[tuple[str, str]] = set()
@@ -158,7 +156,9 @@ def _resolve_once(
     at: dt.datetime | None,
 ) -> Resolution | None:
     found = list(
-        Identity.objects.filter(workspace=workspace).filter(_claims_q(claims)).select_related("customer")
+        Identity.objects.filter(workspace=workspace)
+        .filter(_claims_q(claims))
+        .select_related("customer")
     )
     by_claim = {(i.kind, i.value): i for i in found}
     customers: dict[int, Customer] = {}
@@ -232,9 +232,7 @@ def create_customer(
 ) -> Customer:
     claims = claims_from(workspace, identities)
     if claims:
-        taken = Identity.objects.filter(workspace=workspace).filter(
-            _claims_q(claims)
-        ).first()
+        taken = Identity.objects.filter(workspace=workspace).filter(_claims_q(claims)).first()
         if taken:
             raise InvalidInput(
                 f"{taken.kind} '{taken.value}' already belongs to customer {taken.customer_id}.",
@@ -244,7 +242,10 @@ def create_customer(
     data.setdefault("customer_since", timezone.now().date())
     customer = Customer.objects.create(workspace=workspace, owner=owner, **data)
     Identity.objects.bulk_create(
-        [Identity(workspace=workspace, customer=customer, kind=c.kind, value=c.value) for c in claims]
+        [
+            Identity(workspace=workspace, customer=customer, kind=c.kind, value=c.value)
+            for c in claims
+        ]
     )
     record_audit(workspace=workspace, actor=actor, action="customer.create", obj=customer)
     return customer
@@ -298,7 +299,9 @@ def add_identity(
     *, workspace: Workspace, actor: Member | None, customer: Customer, kind: str, value: str
 ) -> Identity:
     (claim,) = claims_from(workspace, [(kind, value)])
-    existing = Identity.objects.filter(workspace=workspace, kind=claim.kind, value=claim.value).first()
+    existing = Identity.objects.filter(
+        workspace=workspace, kind=claim.kind, value=claim.value
+    ).first()
     if existing:
         if existing.customer_id == customer.pk:
             return existing
@@ -320,7 +323,9 @@ def add_identity(
     return ident
 
 
-def remove_identity(*, workspace: Workspace, actor: Member | None, customer: Customer, identity_id: int) -> None:
+def remove_identity(
+    *, workspace: Workspace, actor: Member | None, customer: Customer, identity_id: int
+) -> None:
     ident = Identity.objects.filter(workspace=workspace, customer=customer, pk=identity_id).first()
     if ident is None:
         raise NotFound("No such identity.", field="identity_id")
@@ -411,7 +416,15 @@ def recompute_lifetime_value(*, customer: Customer) -> Decimal:
     return total
 
 
-ORDER_FIELDS = ("status", "items", "total", "currency", "payment_method", "placed_at", "delivered_at")
+ORDER_FIELDS = (
+    "status",
+    "items",
+    "total",
+    "currency",
+    "payment_method",
+    "placed_at",
+    "delivered_at",
+)
 
 
 @transaction.atomic
@@ -447,7 +460,9 @@ def record_events(
         for ev in events:
             ext = ev.get("external_id")
             if ext:
-                existing = CustomerEvent.objects.filter(workspace=workspace, external_id=ext).first()
+                existing = CustomerEvent.objects.filter(
+                    workspace=workspace, external_id=ext
+                ).first()
                 if existing:
                     out.append((existing, False))
                     continue

@@ -93,7 +93,11 @@ def issue_token(*, member: Member, name: str = "default") -> tuple[ApiToken, str
         token_hash=_hash(secret),
     )
     record_audit(
-        workspace=member.workspace, actor=member, action="token.issue", obj=token, after={"name": name}
+        workspace=member.workspace,
+        actor=member,
+        action="token.issue",
+        obj=token,
+        after={"name": name},
     )
     return token, secret
 

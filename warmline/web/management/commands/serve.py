@@ -13,8 +13,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--no-worker", action="store_true", help="Don't run the embedded worker")
-        parser.add_argument("--no-migrate", action="store_true", help="Don't apply migrations first")
+        parser.add_argument(
+            "--no-worker", action="store_true", help="Don't run the embedded worker"
+        )
+        parser.add_argument(
+            "--no-migrate", action="store_true", help="Don't apply migrations first"
+        )
 
     def handle(self, *args, host, port, no_worker, no_migrate, **opts):
         import uvicorn
