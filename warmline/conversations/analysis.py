@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from warmline.db.bulk import update_rows
 from warmline.empathy.services import prepare_inbound
 
 from .models import Conversation, EntryKind, TimelineEntry

@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from warmline.customers.models import Channel, Customer, Identity
+from warmline.db.bulk import update_rows
 from warmline.customers.services import IdentityClaim, claims_from
 from warmline.empathy.services import Prepared, redact_inbound
 from warmline.errors import DomainError, InvalidInput
@@ -343,7 +344,7 @@ def _store_batch(
         now = timezone.now()
         for c in updated:
             c.updated_at = now
-        Conversation.objects.bulk_update(updated, fields, batch_size=200)
+        update_rows(Conversation, updated, fields)
 
     entries = []
     for item in stored:

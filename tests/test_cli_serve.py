@@ -1,0 +1,59 @@
+"""`warmline serve` really serves: the web app, the API and the embedded worker."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_answers_health_and_the_sign_in_page(tmp_path):
+    port = _free_port()
+    env = {
+        **os.environ,
+        "WARMLINE_DATA_DIR": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite3'}",
+        "DJANGO_SETTINGS_MODULE": "warmline.settings",
+    }
+    env.pop("WARMLINE_TESTING", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "warmline", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert proc.poll() is None, proc.stdout.read()
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.5)
+        assert r.json() == {"status": "ok"}
+        page = httpx.get(f"http://127.0.0.1:{port}/login/", timeout=5)
+        assert page.status_code == 200 and "Sign in" in page.text
+        css = httpx.get(f"http://127.0.0.1:{port}/static/web/warmline.css", timeout=5)
+        assert css.status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/customers", timeout=5).status_code == 401
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+    out = proc.stdout.read()
+    assert "Embedded worker started" in out and f"http://127.0.0.1:{port}/" in out
