@@ -24,9 +24,7 @@ def analyse_entries(*, workspace_id: int, entry_ids: list[int]) -> int:
         e.language, e.sentiment, e.signals = p.language, p.sentiment, p.signals
         by_conv.setdefault(e.conversation_id, []).append(e)
     with transaction.atomic():
-        TimelineEntry.objects.bulk_update(
-            entries, ["language", "sentiment", "signals"], batch_size=500
-        )
+        update_rows(TimelineEntry, entries, ["language", "sentiment", "signals"])
         for conv in Conversation.objects.select_for_update().filter(pk__in=list(by_conv)):
             for e in by_conv[conv.pk]:
                 if e.sentiment is None or e.is_auto_reply:

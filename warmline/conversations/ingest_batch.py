@@ -17,8 +17,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from warmline.customers.models import Channel, Customer, Identity
-from warmline.db.bulk import update_rows
 from warmline.customers.services import IdentityClaim, claims_from
+from warmline.db.bulk import update_rows
 from warmline.empathy.services import Prepared, redact_inbound
 from warmline.errors import DomainError, InvalidInput
 from warmline.tenancy.models import Workspace

@@ -23,7 +23,8 @@ def update_rows(model: type[Model], objs: Sequence[Model], field_names: Iterable
     connection = connections[using]
     qn = connection.ops.quote_name
     sets = ", ".join(f"{qn(f.column)} = %s" for f in fields)
-    sql = f"UPDATE {qn(meta.db_table)} SET {sets} WHERE {qn(meta.pk.column)} = %s"
+    # Identifiers come from the model's metadata and are quoted; values are parameters.
+    sql = f"UPDATE {qn(meta.db_table)} SET {sets} WHERE {qn(meta.pk.column)} = %s"  # noqa: S608
     rows = [
         [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields] + [obj.pk]
         for obj in objs
