@@ -50,6 +50,10 @@ class InboxQuery:
             data.pop("page")
         return urlencode(data)
 
+    @property
+    def params_without_page(self) -> str:
+        return self.params(page=1)
+
 
 def parse(params: Mapping[str, str]) -> InboxQuery:
     """Lenient: an unknown value falls back to the default instead of failing the page."""

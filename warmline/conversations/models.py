@@ -99,6 +99,9 @@ class EntryKind(models.TextChoices):
     STATUS_CHANGE = "status_change", _("Status change")
     PRIORITY_CHANGE = "priority_change", _("Priority change")
     MERGE = "merge", _("Merge")
+    ACTION = "action", _("Action taken")
+    SURVEY_ANSWER = "survey_answer", _("Survey answer")
+    ESCALATION = "escalation", _("Escalation")
     SYSTEM = "system", _("System")
 
 

@@ -22,6 +22,7 @@ from .html import clean_html
 from .inbound import InboundMessage
 from .models import (
     ACTIVE_STATUSES,
+    MESSAGE_KINDS,
     Conversation,
     DeliveryStatus,
     EntryKind,
@@ -681,3 +682,22 @@ def merge_conversations(
         )
     keep.refresh_from_db()
     return keep
+
+
+def add_system_entry(
+    *,
+    conversation: Conversation,
+    kind: str,
+    text: str = "",
+    data: dict | None = None,
+    member: Member | None = None,
+    at: dt.datetime | None = None,
+) -> TimelineEntry:
+    """A typed entry written by another capability (an action, a survey answer…)."""
+    if kind not in EntryKind.values or kind in MESSAGE_KINDS:
+        raise InvalidInput(f"'{kind}' is not a system entry kind.", field="kind")
+    entry = _system_entry(
+        conversation, kind, at or timezone.now(), member=member, data=data, text=text
+    )
+    _notify_change(conversation, {"entry": entry.pk}, member)
+    return entry
