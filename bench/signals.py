@@ -1,0 +1,187 @@
+"""Accuracy and throughput of the empathy signals, VADER beside them, in one run.
+
+Run: ``.venv/bin/python bench/signals.py`` (reads ``WARMLINE_DATASETS``, default
+``../shared/datasets``; writes ``bench/results/signals.json``).
+
+Leakage control: the shipped sentiment recipe trains its text model on the VADER ground
+truths and its stacker on TweetEval validation, so the figures reported for those sets are
+out-of-fold (5 folds, fixed seed): every text is scored by models that never saw it.
+GoEmotions dev is never trained on; the shipped cue models are scored on it directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from scipy.stats import pearsonr  # noqa: E402
+from sklearn.metrics import f1_score, recall_score  # noqa: E402
+
+from warmline.empathy import analyser, datasets, features, language, train  # noqa: E402
+from warmline.empathy.lexicon import CUES  # noqa: E402
+from warmline.empathy.services import prepare_inbound  # noqa: E402
+
+FOLDS = 5
+VADER_THRESHOLD = 0.05  # the standard compound cut-offs for VADER's 3 classes
+THROUGHPUT_MESSAGES = 4000
+REPEATS = 3
+
+
+def vader_labels(compound: np.ndarray) -> np.ndarray:
+    return np.where(compound >= VADER_THRESHOLD, 2, np.where(compound <= -VADER_THRESHOLD, 0, 1))
+
+
+def spanish_override(texts, score: np.ndarray, labels: np.ndarray | None = None) -> None:
+    """Apply the analyser's routing: texts detected as Spanish use the Spanish lexicon."""
+    a = analyser.Analyser
+    for i, t in enumerate(texts):
+        if language.detect(t) == "es":
+            s, label, _, _ = a.sentiment_spanish(t)
+            score[i] = s
+            if labels is not None:
+                labels[i] = analyser.LABELS.index(label)
+
+
+def sentiment_figures(root: Path, log) -> dict:
+    rng = np.random.default_rng(train.SEED)
+    tw_texts, tw_labels = datasets.tweeteval_val(root)
+    tw_y = np.array(tw_labels)
+    tw_vader = train.vader_features(tw_texts)
+    gt = {n: datasets.ground_truth(root, n) for n in datasets.GROUND_TRUTHS}
+    gt_folds = {n: rng.permutation(len(rows)) % FOLDS for n, rows in gt.items()}
+    tw_folds = rng.permutation(len(tw_texts)) % FOLDS
+
+    # TweetEval: the text model never sees TweetEval; the stacker is fitted out-of-fold.
+    log("text model on all ground truths + GoEmotions train")
+    texts, targets = train.sentiment_corpus(root)
+    full_text = train.fit_text_regressor(texts, targets)
+    tw_x = train.stack_features(full_text.predict(features.matrix(tw_texts)), tw_vader)
+    oof_labels = np.zeros(len(tw_texts), dtype=int)
+    for k in range(FOLDS):
+        held = tw_folds == k
+        stacker = train.fit_stacker(tw_x[~held], tw_y[~held])
+        oof_labels[held] = stacker.predict(tw_x[held])
+    spanish_override(tw_texts, np.zeros(len(tw_texts)), oof_labels)
+    ours_recall = recall_score(tw_y, oof_labels, average="macro")
+    vader_recall = recall_score(tw_y, vader_labels(tw_vader[:, 0]), average="macro")
+
+    # Ground truths: the text model is refitted without each fold; the stacker (fitted on
+    # TweetEval only, which shares no text with these sets) turns it into the score.
+    stacker = train.fit_stacker(tw_x, tw_y)
+    signs = np.array([{0: -1.0, 1: 0.0, 2: 1.0}[c] for c in stacker.classes_])
+    gt_vader = {n: train.vader_features([r.text for r in rows]) for n, rows in gt.items()}
+    gt_text = {n: np.zeros(len(rows)) for n, rows in gt.items()}
+    for k in range(FOLDS):
+        log(f"ground-truth fold {k + 1}/{FOLDS}")
+        texts, targets = train.sentiment_corpus(root, exclude=lambda n, i, k=k: gt_folds[n][i] == k)
+        model = train.fit_text_regressor(texts, targets)
+        for n, rows in gt.items():
+            held = gt_folds[n] == k
+            gt_text[n][held] = model.predict(features.matrix([r.text for r in rows]))[held]
+    out: dict = {
+        "tweeteval_val_macro_recall": round(float(ours_recall), 4),
+        "vader_tweeteval_val_macro_recall": round(float(vader_recall), 4),
+        "pearson_r": {},
+        "vader_pearson_r": {},
+    }
+    for n, rows in gt.items():
+        ratings = np.array([r.rating for r in rows])
+        score = stacker.predict_proba(train.stack_features(gt_text[n], gt_vader[n])) @ signs
+        spanish_override([r.text for r in rows], score)
+        out["pearson_r"][n] = round(float(pearsonr(score, ratings)[0]), 4)
+        out["vader_pearson_r"][n] = round(float(pearsonr(gt_vader[n][:, 0], ratings)[0]), 4)
+    out["mean_pearson_r"] = round(float(np.mean(list(out["pearson_r"].values()))), 4)
+    out["vader_mean_pearson_r"] = round(float(np.mean(list(out["vader_pearson_r"].values()))), 4)
+    return out
+
+
+def care_cue_figures(root: Path) -> dict:
+    rows = datasets.goemotions(root, "dev")
+    y = train.cue_targets([names for _, names in rows])
+    a = analyser.get()
+    pred = np.zeros_like(y)
+    for i, (text, _) in enumerate(rows):
+        emotions = a.analyse(text)["emotions"]
+        pred[i] = [emotions[c] >= 0.5 for c in CUES]
+    per_cue = {c: round(float(f1_score(y[:, j], pred[:, j])), 4) for j, c in enumerate(CUES)}
+    return {
+        "goemotions_care_macro_f1": round(float(np.mean(list(per_cue.values()))), 4),
+        "goemotions_care_f1": per_cue,
+        "goemotions_care_map": {c: list(v) for c, v in train.CARE_CUE_MAP.items()},
+    }
+
+
+def _median_rate(texts: list[str], fn) -> float:
+    """Messages per second, median of REPEATS passes (the machine is shared; one pass is noisy)."""
+    rates = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        for t in texts:
+            fn(t)
+        rates.append(len(texts) / (time.perf_counter() - start))
+    return float(np.median(rates))
+
+
+def throughput(root: Path) -> dict:
+    pinned = False
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+        pinned = True
+    texts = datasets.tweeteval_val(root)[0]
+    texts += [t for t, _ in datasets.goemotions(root, "dev")]
+    texts = texts[:THROUGHPUT_MESSAGES]
+    a = analyser.get()
+    for t in texts[:200]:  # load models and warm caches outside the timing
+        a.analyse(t)
+    analyse_rate = _median_rate(texts, a.analyse)
+    prepare_rate = _median_rate(texts, lambda t: prepare_inbound(text=t))
+    return {
+        "msgs_per_s_per_core": round(analyse_rate),
+        "prepare_inbound_msgs_per_s_per_core": round(prepare_rate),
+        "throughput_messages": len(texts),
+        "throughput_passes": REPEATS,
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "pinned_to_one_core": pinned,
+    }
+
+
+def main() -> dict:
+    root = datasets.default_datasets_dir()
+    if not root.is_dir():
+        sys.exit(f"datasets folder not found: {root} (set WARMLINE_DATASETS)")
+    log = lambda m: print(m, file=sys.stderr)  # noqa: E731
+    started = time.perf_counter()
+    result: dict = {
+        "command": ".venv/bin/python bench/signals.py",
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+        },
+        "datasets": str(root),
+        "method": "TweetEval and ground-truth figures are 5-fold out-of-fold (seeded); "
+        "GoEmotions dev is evaluation only; VADER 3-class uses compound >= 0.05 / <= -0.05",
+    }
+    result.update(sentiment_figures(root, log))
+    result.update(care_cue_figures(root))
+    model_file = analyser.MODELS_DIR / train.MODEL_FILE
+    result["model_bytes"] = model_file.stat().st_size
+    result.update(throughput(root))
+    result["bench_seconds"] = round(time.perf_counter() - started, 1)
+    out = ROOT / "bench" / "results" / "signals.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+"""Signals for one message: language, sentiment, care cues, urgency, churn intent, evidence.
+
+Pure (no database). The trained weights are loaded once per process, lazily, because
+this runs synchronously inside message ingest and must stay at thousands of messages
+per second per core.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from . import features, language, lexicon
+from .lexicon import CUES
+from .train import MODEL_FILE
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+LABELS = ("negative", "neutral", "positive")
+SPANISH_NEUTRAL_BAND = 0.25  # |lexicon score| below this reads as neutral
+EVIDENCE_FROM_MODEL = 2  # most telling words shown when only the model fired
+
+
+@dataclass
+class Model:
+    weights: np.ndarray  # (buckets, 1 + cues): text sentiment, then one column per cue
+    text_intercept: float
+    cue_intercept: np.ndarray
+    cue_threshold: np.ndarray
+    stacker_coef: np.ndarray
+    stacker_intercept: np.ndarray
+
+    @classmethod
+    def load(cls, path: Path) -> Model:
+        with np.load(path, allow_pickle=False) as z:
+            if tuple(str(c) for c in z["cue_names"]) != CUES:
+                raise ValueError(f"{path} was trained for other cues; retrain it")
+            return cls(
+                weights=z["weights"].astype(np.float32),
+                text_intercept=float(z["text_intercept"]),
+                cue_intercept=z["cue_intercept"],
+                cue_threshold=z["cue_threshold"],
+                stacker_coef=z["stacker_coef"],
+                stacker_intercept=z["stacker_intercept"],
+            )
+
+
+class Analyser:
+    """Holds the loaded models and VADER; one shared instance per process (see get())."""
+
+    def __init__(self, models_dir: Path = MODELS_DIR):
+        self.models_dir = models_dir
+
+    @cached_property
+    def model(self) -> Model:
+        return Model.load(self.models_dir / MODEL_FILE)
+
+    @cached_property
+    def vader(self):
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        return SentimentIntensityAnalyzer()
+
+    def text_scores(self, text: str) -> tuple[float, np.ndarray, list[str], list[int]]:
+        """Text-model sentiment, cue probabilities, feature strings and their buckets."""
+        feats = features.feature_strings(features.tokens(text))
+        buckets = [features.bucket(f) for f in feats]
+        unique = list(set(buckets))
+        m = self.model
+        if len(unique):
+            row = m.weights[unique].sum(axis=0) / np.sqrt(len(unique))
+        else:
+            row = np.zeros(m.weights.shape[1], dtype=np.float32)
+        text_score = float(row[0]) + m.text_intercept
+        cue_prob = 1.0 / (1.0 + np.exp(-(row[1:] + m.cue_intercept)))
+        return text_score, cue_prob, feats, buckets
+
+    def sentiment_english(self, text: str, text_score: float) -> tuple[float, str, float]:
+        d = self.vader.polarity_scores(text)
+        m = min(max(text_score, -1.0), 1.0)
+        x = np.array([m, d["compound"], d["neg"], d["neu"], d["pos"], m * d["compound"]])
+        z = self.model.stacker_coef @ x + self.model.stacker_intercept
+        p = np.exp(z - z.max())
+        p /= p.sum()
+        k = int(np.argmax(p))
+        return float(p[2] - p[0]), LABELS[k], float(p[k])
+
+    @staticmethod
+    def sentiment_spanish(text: str) -> tuple[float, str, float, list[str]]:
+        score, words = lexicon.spanish_polarity(text)
+        if score >= SPANISH_NEUTRAL_BAND:
+            label = "positive"
+        elif score <= -SPANISH_NEUTRAL_BAND:
+            label = "negative"
+        else:
+            label = "neutral"
+        # A lexicon vote is weak evidence; confidence stays modest on purpose.
+        confidence = 0.5 + 0.4 * abs(score) if words else 0.5
+        return score, label, confidence, words
+
+    def calibrated(self, prob: np.ndarray) -> np.ndarray:
+        """Map each cue's tuned decision threshold to 0.5, so 'present' means ≥ 0.5 for all."""
+        t = self.model.cue_threshold
+        low = 0.5 * prob / t
+        high = 0.5 + 0.5 * (prob - t) / (1.0 - t)
+        return np.where(prob < t, low, high)
+
+    def model_evidence(self, j: int, feats: list[str], buckets: list[int]) -> list[str]:
+        col = self.model.weights[buckets, 1 + j]
+        order = np.argsort(-col)
+        out: list[str] = []
+        for i in order:
+            if col[i] <= 0 or len(out) >= EVIDENCE_FROM_MODEL:
+                break
+            word = feats[i].removeprefix("n:").removeprefix("<s> ")
+            if word not in out:
+                out.append(word)
+        return out
+
+    def analyse(self, text: str) -> dict:
+        """All signals for ``text`` as a JSON-serialisable dict (see docs/signals.md)."""
+        lang = language.detect(text)
+        if not text.strip():
+            return _empty(lang)
+        text_score, cue_prob, feats, buckets = self.text_scores(text)
+        evidence: dict[str, list[str]] = {}
+        if lang == "es":
+            sentiment, label, confidence, words = self.sentiment_spanish(text)
+            if words:
+                evidence["sentiment"] = words
+        else:
+            sentiment, label, confidence = self.sentiment_english(text, text_score)
+        rules = lexicon.match(text)
+        model_cues = self.calibrated(cue_prob)
+        emotions: dict[str, float] = {}
+        for j, cue in enumerate(CUES):
+            lex_score, phrases = rules.get(cue, (0.0, []))
+            score = max(float(model_cues[j]), lex_score)
+            emotions[cue] = round(score, 4)
+            if phrases:
+                evidence[cue] = phrases
+            elif score >= 0.5:
+                evidence[cue] = self.model_evidence(j, feats, buckets)
+        urgency, urgent_phrases = rules.get("urgency", (0.0, []))
+        churn, churn_phrases = rules.get("churn_intent", (0.0, []))
+        if urgent_phrases:
+            evidence["urgency"] = urgent_phrases
+        if churn_phrases:
+            evidence["churn_intent"] = churn_phrases
+        return {
+            "language": lang,
+            "sentiment": round(sentiment, 4),
+            "label": label,
+            "confidence": round(confidence, 4),
+            "emotions": emotions,
+            "urgency": round(urgency, 4),
+            "churn_intent": round(churn, 4),
+            "evidence": evidence,
+        }
+
+
+def _empty(lang: str) -> dict:
+    """Nothing to read: neutral, no cues (the stacker's prior would otherwise say negative)."""
+    return {
+        "language": lang,
+        "sentiment": 0.0,
+        "label": "neutral",
+        "confidence": 1.0,
+        "emotions": dict.fromkeys(CUES, 0.0),
+        "urgency": 0.0,
+        "churn_intent": 0.0,
+        "evidence": {},
+    }
+
+
+_shared: Analyser | None = None
+_lock = threading.Lock()
+
+
+def get() -> Analyser:
+    """The process-wide analyser (models load on first use, not at import)."""
+    global _shared
+    if _shared is None:
+        with _lock:
+            if _shared is None:
+                _shared = Analyser()
+    return _shared
+
+
+def analyse(text: str) -> dict:
+    return get().analyse(text)
