@@ -1,0 +1,194 @@
+"""Topic quality, emergence detection and speed of Warmline's trend detection on Banking77.
+
+    .venv/bin/python bench/trends.py            # prints JSON, writes bench/results/trends.json
+
+Data: Banking77 train (CC BY 4.0, PolyAI) and Bitext customer support (CDLA-Sharing-1.0)
+from ``WARMLINE_DATASETS``. The shipped encoder was fitted on Bitext + CLINC150 only.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # "one core" figures: no BLAS threads
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "warmline.settings")
+
+import csv  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import random  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from datetime import datetime  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from trends_stream import banking77, datasets_dir, generate  # noqa: E402
+
+from warmline.proactive.topics import TopicStore, default_encoder  # noqa: E402
+from warmline.proactive.trends import WARMUP, replay  # noqa: E402
+
+# Held-out intents for the emergence test: picked to span easy and hard cases
+# (some have close neighbours among the background intents), one seed each.
+EMERGENCE = [
+    ("card_arrival", 1),
+    ("lost_or_stolen_phone", 2),
+    ("exchange_rate", 3),
+    ("virtual_card_not_working", 4),
+    ("cash_withdrawal_charge", 5),
+    ("beneficiary_not_allowed", 6),
+]
+
+
+def cluster_quality(rows: list[dict]) -> dict:
+    rows = random.Random(0).sample(rows, len(rows))
+    gold = [r["category"] for r in rows]
+    store = TopicStore()
+    store.add_many(
+        {"id": n, "customer": "c", "text": r["text"], "time": float(n)} for n, r in enumerate(rows)
+    )
+    online = list(store.topic_of)
+    t = time.perf_counter()
+    store.recluster()
+    return {
+        "nmi": round(normalized_mutual_info_score(gold, store.topic_of), 4),
+        "ari": round(adjusted_rand_score(gold, store.topic_of), 4),
+        "topics": len(store.topics),
+        "online_nmi": round(normalized_mutual_info_score(gold, online), 4),
+        "online_ari": round(adjusted_rand_score(gold, online), 4),
+        "online_topics": len(set(online)),
+        "recluster_10k_seconds": round(time.perf_counter() - t, 2),
+    }
+
+
+def emergence(texts: dict[str, list[str]]) -> dict:
+    delays, runs, false_alarms, background_watched = [], [], 0, 0
+    for held_out, seed in EMERGENCE:
+        records = generate(texts, held_out=held_out, seed=seed)
+        for r in records:
+            r["time"] = datetime.fromisoformat(r["time"]).timestamp()
+        burst = [r["id"] for r in records if r["burst"]]
+        burst_set = set(burst)
+        start = records[0]["time"]
+        background_watched += sum(
+            1 for r in records if not r["burst"] and r["time"] >= start + WARMUP
+        )
+        delay, alarms = None, 0
+        for event in replay(records):
+            share = sum(m in burst_set for m in event["members"]) / len(event["members"])
+            if share >= 0.5:
+                if delay is None:
+                    delay = (
+                        burst.index(event["at_message"]) + 1
+                        if event["at_message"] in burst_set
+                        else None
+                    )
+            else:
+                alarms += 1
+        false_alarms += alarms
+        runs.append(
+            {
+                "held_out": held_out,
+                "seed": seed,
+                "burst_messages": len(burst),
+                "delay": delay,
+                "false_alarms": alarms,
+            }
+        )
+        # An undetected burst counts as a delay of the whole burst (it is never below target).
+        delays.append(delay if delay is not None else len(burst))
+    return {
+        "median_detection_delay": statistics.median(delays),
+        "detected": sum(1 for r in runs if r["delay"] is not None),
+        "false_alarms": false_alarms,
+        "background_messages_after_warmup": background_watched,
+        "false_alarms_per_10k": round(10_000 * false_alarms / background_watched, 2),
+        "runs": runs,
+    }
+
+
+def assign_speed(rows: list[dict]) -> float:
+    store = TopicStore(default_encoder())
+    records = [
+        {"id": n, "customer": "c", "text": r["text"], "time": float(n)} for n, r in enumerate(rows)
+    ]
+    t = time.perf_counter()
+    for i in range(0, len(records), 256):
+        store.add_many(records[i : i + 256])
+    return round(len(records) / (time.perf_counter() - t), 1)
+
+
+def perturbed_corpus(n: int, seed: int = 0) -> list[str]:
+    """100k realistic-length messages: real texts with words dropped, swapped or misspelt."""
+    root = datasets_dir()
+    with open(root / "banking77" / "train.csv", encoding="utf-8") as fh:
+        base = [r["text"] for r in csv.DictReader(fh)]
+    with open(root / "bitext_support" / "customer_support_sample.csv", encoding="utf-8") as fh:
+        base += [r["instruction"] for r in csv.DictReader(fh)]
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        words = rng.choice(base).split()
+        if len(words) > 3 and rng.random() < 0.5:
+            words.pop(rng.randrange(len(words)))
+        if len(words) > 2 and rng.random() < 0.3:
+            i = rng.randrange(len(words) - 1)
+            words[i], words[i + 1] = words[i + 1], words[i]
+        if rng.random() < 0.3:
+            i = rng.randrange(len(words))
+            w = words[i]
+            if len(w) > 3:
+                j = rng.randrange(len(w) - 1)
+                words[i] = w[:j] + w[j + 1] + w[j] + w[j + 2 :]
+        out.append(" ".join(words))
+    return out
+
+
+def recluster_100k() -> dict:
+    texts = perturbed_corpus(100_000)
+    store = TopicStore()
+    t = time.perf_counter()
+    for i in range(0, len(texts), 1000):
+        store.add_many(
+            {"id": i + j, "customer": "c", "text": x, "time": float(i + j)}
+            for j, x in enumerate(texts[i : i + 1000])
+        )
+    assign_s = time.perf_counter() - t
+    t = time.perf_counter()
+    store.recluster()
+    return {
+        "recluster_100k_seconds": round(time.perf_counter() - t, 2),
+        "recluster_100k_topics": len(store.topics),
+        "online_100k_seconds": round(assign_s, 2),
+    }
+
+
+def main() -> int:
+    with open(datasets_dir() / "banking77" / "train.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    result: dict = {"command": ".venv/bin/python bench/trends.py"}
+    result.update(cluster_quality(rows))
+    result.update(emergence(banking77()))
+    result["assign_msgs_per_s"] = assign_speed(rows)
+    result.update(recluster_100k())
+    result["encoder"] = default_encoder().trained_on
+    result["machine"] = {
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+    out = ROOT / "bench" / "results" / "trends.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""Trend rules and lifecycle, on hand-made contact sequences (no text, no database)."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from warmline.proactive.trends import (
+    DAY,
+    HOUR,
+    InvalidTransition,
+    Reason,
+    TrendConfig,
+    TrendDetector,
+    TrendState,
+    advance,
+    can_transition,
+    next_state,
+)
+
+WARM = 8 * DAY  # past the default 7-day warm-up
+
+
+def warmed_detector(config: TrendConfig | None = None) -> TrendDetector:
+    """A detector that has watched topic 1 (steady, ~4 customers a day) for eight days."""
+    detector = TrendDetector(config)
+    for n in range(32):
+        detector.observe(topic_id=1, message=f"b{n}", customer=f"base{n}", time=n * 6 * HOUR)
+    return detector
+
+
+def test_third_different_customer_within_24h_flags_new_topic():
+    d = warmed_detector()
+    assert d.observe(topic_id=9, message="a", customer="x", time=WARM) == []
+    assert d.observe(topic_id=9, message="b", customer="y", time=WARM + 5 * HOUR) == []
+    events = d.observe(topic_id=9, message="c", customer="z", time=WARM + 20 * HOUR)
+    assert [e.event for e in events] == ["flagged"]
+    assert events[0].reason is Reason.NEW_TOPIC
+    assert events[0].at_message == "c"
+    assert events[0].members == ("a", "b", "c")
+
+
+def test_same_customer_three_times_does_not_flag():
+    d = warmed_detector()
+    for n in range(3):
+        assert d.observe(topic_id=9, message=f"m{n}", customer="x", time=WARM + n * HOUR) == []
+    events = d.observe(topic_id=9, message="m3", customer="y", time=WARM + 4 * HOUR)
+    assert events == []  # two customers, four messages
+
+
+def test_three_customers_spread_over_more_than_24h_do_not_flag():
+    d = warmed_detector()
+    assert d.observe(topic_id=9, message="a", customer="x", time=WARM) == []
+    assert d.observe(topic_id=9, message="b", customer="y", time=WARM + 13 * HOUR) == []
+    assert d.observe(topic_id=9, message="c", customer="z", time=WARM + 25 * HOUR) == []
+
+
+def test_nothing_is_new_during_warm_up():
+    d = TrendDetector()
+    for n, customer in enumerate("xyz"):
+        assert d.observe(topic_id=9, message=n, customer=customer, time=n * HOUR) == []
+
+
+def test_thresholds_are_configurable():
+    d = warmed_detector(TrendConfig(new_topic_min_customers=2))
+    d.observe(topic_id=9, message="a", customer="x", time=WARM)
+    assert d.observe(topic_id=9, message="b", customer="y", time=WARM + HOUR)
+
+
+def test_volume_rise_above_baseline_flags():
+    d = warmed_detector()
+    events = []
+    for n in range(20):
+        events += d.observe(topic_id=1, message=f"r{n}", customer=f"new{n}", time=WARM + n * 600)
+    flagged = [e for e in events if e.event == "flagged"]
+    assert len(flagged) == 1
+    assert flagged[0].reason is Reason.VOLUME_RISE
+    assert flagged[0].detail["expected"] == pytest.approx(4.0, abs=0.6)
+    # ~4 a day is normal; the flag comes once the last day is clearly above that
+    assert 12 <= flagged[0].detail["observed"] <= 20
+
+
+def test_steady_volume_never_flags():
+    d = TrendDetector()
+    rng = random.Random(3)
+    t, events = 0.0, []
+    while t < 30 * DAY:
+        t += rng.expovariate(20 / DAY)
+        events += d.observe(topic_id=1, message=t, customer=str(rng.random()), time=t)
+    assert events == []
+
+
+def test_one_customer_writing_many_times_is_not_a_rise():
+    d = warmed_detector()
+    events = []
+    for n in range(30):
+        events += d.observe(topic_id=1, message=f"s{n}", customer="angry", time=WARM + n * 600)
+    assert events == []
+
+
+def test_lifecycle_allows_the_documented_paths():
+    path = [TrendState.CONFIRMED, TrendState.ACKNOWLEDGED, TrendState.FIXED]
+    state = TrendState.EMERGING
+    for target in path:
+        state = next_state(state, target)
+    assert state is TrendState.FIXED
+    assert can_transition(TrendState.EMERGING, TrendState.DISMISSED)
+    assert can_transition(TrendState.ACKNOWLEDGED, TrendState.DISMISSED)
+
+
+@pytest.mark.parametrize(
+    ("current", "target"),
+    [
+        (TrendState.EMERGING, TrendState.FIXED),
+        (TrendState.FIXED, TrendState.EMERGING),
+        (TrendState.DISMISSED, TrendState.CONFIRMED),
+        (TrendState.CONFIRMED, TrendState.EMERGING),
+        (TrendState.ACKNOWLEDGED, TrendState.CONFIRMED),
+    ],
+)
+def test_lifecycle_refuses_other_moves(current, target):
+    with pytest.raises(InvalidTransition):
+        next_state(current, target)
+
+
+def test_emerging_trend_is_confirmed_by_more_customers_and_closing_reopens_topic():
+    d = warmed_detector()
+    events = []
+    for n in range(6):
+        events += d.observe(topic_id=9, message=n, customer=f"c{n}", time=WARM + n * HOUR)
+    assert [e.event for e in events] == ["flagged", "confirmed"]
+    trend = d.trends[events[0].trend]
+    assert trend.state is TrendState.CONFIRMED
+    assert advance(trend, TrendState.ACKNOWLEDGED).state is TrendState.ACKNOWLEDGED
+    assert trend.state is TrendState.CONFIRMED  # advance() returns a copy
+    d.set_state(trend.id, TrendState.DISMISSED)
+    assert 9 not in d.open_by_topic
+
+
+# -- the replay command ----------------------------------------------------------------
+
+BACKGROUND = {
+    "card": [
+        "my card has not arrived yet",
+        "when will my new card arrive",
+        "card delivery is late",
+        "still waiting for the card in the post",
+    ],
+    "pin": [
+        "how do i change my pin",
+        "i forgot my pin number",
+        "reset the pin on my card",
+        "pin is blocked after wrong attempts",
+    ],
+    "transfer": [
+        "my bank transfer is pending",
+        "transfer to my friend has not gone through",
+        "why is the transfer taking so long",
+        "money transfer still pending",
+    ],
+    "refund": [
+        "i want a refund for this purchase",
+        "the merchant refund is missing",
+        "refund not showing in my account",
+        "how long does a refund take",
+    ],
+    "topup": [
+        "top up failed with my card",
+        "why did my top up fail",
+        "top up was declined",
+        "cannot top up my balance",
+    ],
+}
+BURST = [
+    "the app crashes when i scan a cheque",
+    "cheque scanning crashes the app",
+    "app crashed while scanning my cheque",
+    "scanning a cheque makes the app crash",
+    "every cheque scan crashes the app",
+    "the app keeps crashing on cheque scan",
+]
+
+
+def small_stream(seed: int = 0) -> tuple[list[dict], list[str]]:
+    rng = random.Random(seed)
+    start = datetime(2025, 1, 6, tzinfo=UTC)
+    events = []
+    for texts in BACKGROUND.values():
+        t = 0.0
+        while (t := t + rng.expovariate(12 / DAY)) < 10 * DAY:
+            events.append((t, rng.choice(texts), False))
+    t = 9 * DAY
+    for n in range(len(BURST)):
+        t += rng.uniform(0.5, 2) * HOUR
+        events.append((t, BURST[n], True))
+    events.sort()
+    records, burst_ids = [], []
+    for n, (t, text, burst) in enumerate(events):
+        records.append(
+            {
+                "id": f"m{n}",
+                "customer": f"c{rng.randrange(10**6)}",
+                "text": text,
+                "time": (start + timedelta(seconds=t)).isoformat(),
+            }
+        )
+        if burst:
+            burst_ids.append(f"m{n}")
+    return records, burst_ids
+
+
+def test_replay_flags_the_emerging_issue_quickly(tmp_path):
+    records, burst_ids = small_stream()
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in records))
+    call_command("trends", "replay", "--input", str(src), "--output", str(out))
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    assert events, "the burst was not flagged"
+    assert {"event", "trend", "at_message", "label", "members"} <= set(events[0])
+    flags = [e for e in events if e["event"] == "flagged"]
+    hits = [e for e in flags if set(e["members"]) <= set(burst_ids)]
+    assert hits and burst_ids.index(hits[0]["at_message"]) + 1 <= 5  # measured: 5
+    assert "cheque" in hits[0]["label"] or "scan" in hits[0]["label"] or "crash" in hits[0]["label"]
+    assert len(flags) == len(hits)  # no false alarms on the steady background
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{not json", "line 2: not valid JSON"),
+        ('{"id": "x", "customer": "c", "text": "hi"}', "line 2: field 'time' is missing"),
+        ('{"id": "x", "customer": "c", "text": "hi", "time": "yesterday"}', "line 2: field 'time'"),
+        (
+            '{"id": "x", "customer": "c", "text": 5, "time": "2025-01-01T00:00:00Z"}',
+            "line 2: field 'text'",
+        ),
+        (
+            '{"id": "x", "customer": "c", "text": "hi", "time": "2024-01-01T00:00:00Z"}',
+            "line 2: field 'time' goes back",
+        ),
+    ],
+)
+def test_replay_rejects_bad_lines_with_line_and_field(tmp_path, line, message):
+    src = tmp_path / "in.jsonl"
+    good = {"id": "a", "customer": "c", "text": "hello", "time": "2025-01-01T00:00:00Z"}
+    src.write_text(json.dumps(good) + "\n" + line + "\n")
+    with pytest.raises(CommandError, match=message):
+        call_command("trends", "replay", "--input", str(src))
