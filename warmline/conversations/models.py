@@ -30,6 +30,32 @@ class Priority(models.TextChoices):
 PRIORITY_RANK = {Priority.LOW: 0, Priority.NORMAL: 1, Priority.HIGH: 2, Priority.URGENT: 3}
 
 
+class SlaPolicy(WorkspaceScoped):
+    """Response and resolution targets for the conversations it matches.
+
+    Blank criteria match anything; the most specific matching policy wins, then
+    the lowest ``position``. Times are in business hours unless ``calendar_time``.
+    """
+
+    name = models.CharField(_("name"), max_length=120)
+    priority = models.CharField(_("priority"), max_length=10, choices=Priority.choices, blank=True)
+    tier = models.CharField(_("customer tier"), max_length=12, blank=True)
+    channel = models.CharField(_("channel"), max_length=12, choices=Channel.choices, blank=True)
+    first_response_minutes = models.PositiveIntegerField(null=True, blank=True)
+    next_response_minutes = models.PositiveIntegerField(null=True, blank=True)
+    resolution_minutes = models.PositiveIntegerField(null=True, blank=True)
+    calendar_time = models.BooleanField(_("count calendar time"), default=False)
+    warn_at_percent = models.PositiveSmallIntegerField(default=80)
+    position = models.PositiveSmallIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Conversation(WorkspaceScoped):
     """One case: a customer's need, across whatever channels it travels."""
 
@@ -71,6 +97,16 @@ class Conversation(WorkspaceScoped):
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # SLA clocks: due times move forward while the case is pending or snoozed.
+    sla_policy = models.ForeignKey(
+        SlaPolicy, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    first_response_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    next_response_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    sla_paused_at = models.DateTimeField(null=True, blank=True)
+    # {"first_response": "warning"|"breached", ...}: what has already been announced.
+    sla_state = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [

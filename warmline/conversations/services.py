@@ -13,11 +13,13 @@ from django.utils import timezone
 
 from warmline.customers.models import Channel, Customer
 from warmline.customers.services import IdentityClaim, claims_from, resolve_customer
+from warmline.empathy import escalation
 from warmline.empathy.services import Prepared, prepare_inbound
 from warmline.errors import InvalidInput, NotFound
 from warmline.tenancy.models import Member, Workspace
-from warmline.tenancy.services import get_member, get_team, record_audit
+from warmline.tenancy.services import get_member, get_team, notify, record_audit
 
+from . import routing, sla
 from .html import clean_html
 from .inbound import InboundMessage
 from .models import (
@@ -206,8 +208,14 @@ def _store(
     customer = resolution.customer
     conv, reopened = _thread(workspace, customer, message, at)
     new_conversation = conv is None
+    decision = None
     if conv is None:
         conv = new_conversation_for(workspace, customer, message, at, prepared.text)
+        if not message.auto_submitted:
+            decision = routing.route(
+                workspace=workspace, customer=customer, channel=message.channel, at=at
+            )
+            conv.owner = decision.member
     fields = apply_customer_message(
         conv,
         channel=message.channel,
@@ -216,16 +224,43 @@ def _store(
         sentiment=prepared.sentiment,
         reopened=reopened,
     )
+    reasons = (
+        [] if message.auto_submitted else _escalation_reasons(conv, prepared, new_conversation)
+    )
+    if reasons:
+        conv.escalated_at = at
+        fields.add("escalated_at")
     if new_conversation:
+        sla.start(conv, workspace, tier=customer.tier, at=at)
         conv.number = _allocate_numbers(workspace, 1)
         conv.save(force_insert=True)
     else:
+        if not message.auto_submitted:
+            fields |= sla.on_customer_message(conv, workspace, at)
         conv.save(update_fields=[*fields, "updated_at"])
     entry = customer_entry(workspace, conv, customer, message, at, prepared)
     entry.save(force_insert=True)
     _register_thread_keys(workspace, conv, message)
     if reopened:
         reopen_entry(conv, at).save(force_insert=True)
+    if decision is not None and decision.member is not None:
+        _system_entry(
+            conv,
+            EntryKind.ASSIGNMENT,
+            at,
+            data={"owner": [None, decision.member.pk], "reason": decision.reason},
+            text=decision.reason,
+        )
+        if customer.owner_id is None and (
+            resolution.created or count_for_customer(workspace=workspace, customer=customer) == 1
+        ):
+            # A customer's first conversation gives them their dedicated advocate.
+            Customer.objects.filter(pk=customer.pk, owner__isnull=True).update(
+                owner=decision.member
+            )
+            customer.owner = decision.member
+    if reasons:
+        _escalate(workspace, conv, entry, reasons, at)
     return IngestResult(
         entry=entry,
         conversation=conv,
@@ -263,6 +298,59 @@ def customer_entry(
         sentiment=prepared.sentiment,
         signals=prepared.signals,
     )
+
+
+def _escalation_reasons(
+    conv: Conversation, prepared: Prepared, new_conversation: bool
+) -> list[str]:
+    previous: list[float] = []
+    if (
+        not new_conversation
+        and prepared.sentiment is not None
+        and prepared.sentiment <= escalation.SHARP_SHIFT_FLOOR
+    ):
+        # Only a clearly negative message can be a sharp drop: read history just then.
+        previous = list(
+            TimelineEntry.objects.filter(
+                conversation=conv, kind=EntryKind.CUSTOMER_MESSAGE, sentiment__isnull=False
+            )
+            .order_by("-occurred_at", "-id")
+            .values_list("sentiment", flat=True)[: escalation.SHIFT_WINDOW]
+        )[::-1]
+    return escalation.escalation_reasons(previous, prepared)
+
+
+ESCALATION_TEXT = {
+    escalation.SHARP_NEGATIVE_SHIFT: "sharp negative shift in sentiment",
+    escalation.STRONG_ANGER: "strong frustration or anger",
+    escalation.CHURN_RISK: "the customer talks about leaving",
+}
+
+
+def _escalate(
+    workspace: Workspace,
+    conv: Conversation,
+    entry: TimelineEntry,
+    reasons: list[str],
+    at: dt.datetime,
+) -> None:
+    """Tell the owner and the team lead, and mark the case, so someone acts now."""
+    text = "Escalation: " + "; ".join(ESCALATION_TEXT.get(r, r) for r in reasons)
+    _system_entry(
+        conv, EntryKind.ESCALATION, at, data={"reasons": reasons, "entry": entry.pk}, text=text
+    )
+    people = {}
+    if conv.owner_id:
+        people[conv.owner_id] = conv.owner
+    if conv.team_id and conv.team.lead_id:
+        people[conv.team.lead_id] = conv.team.lead
+    for member in people.values():
+        notify(
+            member=member,
+            kind="escalation",
+            text=f"#{conv.number}: {text}",
+            link=f"/c/{conv.number}/",
+        )
 
 
 def reopen_entry(conv: Conversation, at: dt.datetime) -> TimelineEntry:
@@ -521,6 +609,9 @@ def record_reply(
         if kind == EntryKind.AGENT_REPLY and conversation.first_response_at is None:
             updates["first_response_at"] = at
             conversation.first_response_at = at
+        if kind == EntryKind.AGENT_REPLY and conversation.next_response_due_at is not None:
+            updates["next_response_due_at"] = None
+            conversation.next_response_due_at = None
         Conversation.objects.filter(pk=conversation.pk).update(**updates)
         conversation.last_activity_at = at
         conversation.waiting_since = None
@@ -569,7 +660,11 @@ def update_conversation(
     now = at or timezone.now()
     applied: dict[str, list[Any]] = {}
     with transaction.atomic():
-        conv = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        conv = (
+            Conversation.objects.select_for_update()
+            .select_related("customer")
+            .get(pk=conversation.pk)
+        )
         for key, value in changes.items():
             if key not in UPDATABLE:
                 raise InvalidInput(f"'{key}' cannot be changed.", field=key)
@@ -603,19 +698,40 @@ def update_conversation(
                 conv.reopen_count += 1
             if new != Status.SNOOZED:
                 conv.snoozed_until = None
+            sla.on_status(conv, workspace, old, new, now)
             _system_entry(
                 conv, EntryKind.STATUS_CHANGE, now, member=actor, data={"from": old, "to": new}
             )
         if "priority" in applied:
             old, new = applied["priority"]
+            # Targets follow the priority: re-evaluate the policy from the opening time.
+            sla.start(conv, workspace, tier=conv.customer.tier, at=conv.opened_at)
             _system_entry(
                 conv, EntryKind.PRIORITY_CHANGE, now, member=actor, data={"from": old, "to": new}
             )
         if "owner_id" in applied or "team_id" in applied:
             old_owner, new_owner = applied.get("owner_id", [conv.owner_id, conv.owner_id])
-            # A handoff is one person passing the case to another (fewer is better).
+            # A handoff is one person passing the case to another (fewer is better),
+            # and it always says why, so the customer is never passed around blindly.
             if "owner_id" in applied and old_owner is not None and new_owner is not None:
+                if not reason.strip():
+                    raise InvalidInput(
+                        "A transfer to another owner needs a reason.", field="reason"
+                    )
                 conv.handoff_count += 1
+            if (
+                "owner_id" in applied
+                and new_owner is not None
+                and (actor is None or actor.pk != new_owner)
+            ):
+                transaction.on_commit(
+                    lambda: notify(
+                        member=Member.objects.get(pk=new_owner),
+                        kind="assignment",
+                        text=f"#{conv.number} {conv.subject} was assigned to you.",
+                        link=f"/c/{conv.number}/",
+                    )
+                )
             _system_entry(
                 conv,
                 EntryKind.ASSIGNMENT,

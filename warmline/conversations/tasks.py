@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from huey.contrib.djhuey import db_task
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
 
-from . import analysis
+from . import analysis, sla
 
 
 @db_task()
 def analyse_entries(workspace_id: int, entry_ids: list[int]) -> int:
     """Signals for messages that arrived through bulk import."""
     return analysis.analyse_entries(workspace_id=workspace_id, entry_ids=entry_ids)
+
+
+@db_periodic_task(crontab(minute="*"))
+def check_slas() -> int:
+    """Announce approaching and breached SLA targets (each once)."""
+    return sla.check()

@@ -90,6 +90,19 @@ class Member(WorkspaceScoped):
     )
     locale = models.CharField(_("interface language"), max_length=10, default="en")
     is_active = models.BooleanField(default=True)
+    # Empty means the workspace's business hours.
+    working_hours = models.JSONField(_("working hours"), default=dict, blank=True)
+    # Channels this member answers; empty means all.
+    channels = models.JSONField(_("channels"), default=list, blank=True)
+    # Who takes this member's customers while they are away (the cover rule).
+    cover = models.ForeignKey(
+        "self",
+        verbose_name=_("covered by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="covering_for",
+    )
 
     class Meta:
         constraints = [
@@ -165,3 +178,21 @@ class AuditEntry(WorkspaceScoped):
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type}:{self.object_id}"
+
+
+class Notification(WorkspaceScoped):
+    """Something a member should see: an @mention, an assignment. Unread until read_at."""
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(_("kind"), max_length=30)
+    text = models.CharField(_("text"), max_length=500)
+    link = models.CharField(_("link"), max_length=300, blank=True)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["member", "read_at", "created_at"], name="notification_member_unread"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.member_id}"

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from warmline.errors import Conflict, InvalidInput, NotFound
 
-from .models import ApiToken, AuditEntry, Member, Role, Team, Workspace
+from .models import ApiToken, AuditEntry, Member, Notification, Role, Team, Workspace
 
 TOKEN_PREFIX = "wl_"  # noqa: S105 - a public marker, not a secret
 
@@ -176,3 +176,23 @@ def record_audit(
         after=after,
         ip_address=ip_address,
     )
+
+
+# --- Notifications ------------------------------------------------------------------
+
+
+def notify(*, member: Member, kind: str, text: str, link: str = "") -> Notification:
+    """Tell one member about something; the workspace is the member's own."""
+    return Notification.objects.create(
+        workspace_id=member.workspace_id, member=member, kind=kind, text=text[:500], link=link
+    )
+
+
+def mark_read(*, member: Member, notification_ids: list[int] | None = None) -> int:
+    """Mark the member's notifications read (all unread ones when no ids are given)."""
+    qs = Notification.objects.filter(
+        workspace_id=member.workspace_id, member=member, read_at__isnull=True
+    )
+    if notification_ids is not None:
+        qs = qs.filter(pk__in=notification_ids)
+    return qs.update(read_at=timezone.now())

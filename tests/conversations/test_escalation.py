@@ -1,0 +1,66 @@
+import datetime as dt
+
+from django.utils import timezone
+
+from warmline.conversations import services
+from warmline.conversations.inbound import InboundMessage, Sender
+from warmline.conversations.models import Conversation, EntryKind, TimelineEntry
+from warmline.tenancy.models import Notification
+
+from ..factories import TeamFactory
+
+NOW = timezone.now()
+
+
+def say(ws, text, minutes=0, **kw):
+    return services.ingest(
+        workspace=ws,
+        message=InboundMessage(
+            channel="chat",
+            text=text,
+            sender=Sender(email="ana@example.com"),
+            sent_at=NOW + dt.timedelta(minutes=minutes),
+        ),
+    )
+
+
+def test_churn_intent_escalates_to_owner_and_team_lead(workspace, member, lead):
+    r = say(workspace, "Hi, quick question about my invoice")
+    Conversation.objects.filter(pk=r.conversation.pk).update(
+        owner=member, team=TeamFactory(workspace=workspace, lead=lead)
+    )
+    say(workspace, "This is it. Cancel my account, I'm switching to another provider.", minutes=5)
+    conv = Conversation.objects.get(pk=r.conversation.pk)
+    assert conv.escalated_at is not None
+    esc = TimelineEntry.objects.get(conversation=conv, kind=EntryKind.ESCALATION)
+    assert "churn_intent" in esc.data["reasons"] and "leaving" in esc.text
+    assert set(
+        Notification.objects.filter(kind="escalation").values_list("member_id", flat=True)
+    ) == {member.pk, lead.pk}
+
+
+def test_a_calm_conversation_is_not_escalated(workspace):
+    r = say(workspace, "Hello, could you tell me when my order ships?")
+    say(workspace, "Thanks a lot, that's great!", minutes=3)
+    conv = Conversation.objects.get(pk=r.conversation.pk)
+    assert conv.escalated_at is None
+    assert not TimelineEntry.objects.filter(kind=EntryKind.ESCALATION).exists()
+
+
+def test_sentiment_trajectory_is_kept_on_the_conversation(workspace):
+    r = say(workspace, "Thank you so much, I love this shop!")
+    say(
+        workspace,
+        "Actually the parcel arrived broken and nobody answers. Terrible, I'm furious.",
+        minutes=5,
+    )
+    conv = Conversation.objects.get(pk=r.conversation.pk)
+    assert conv.sentiment_first > 0.3
+    assert conv.sentiment_last < 0 and conv.sentiment_lowest == conv.sentiment_last
+    assert conv.escalated_at is not None  # a sharp negative shift, strong anger, or both
+
+
+def test_card_numbers_never_reach_the_database(workspace):
+    r = say(workspace, "My card is 4111 1111 1111 1111 cvv 123, please charge it")
+    stored = TimelineEntry.objects.get(pk=r.entry.pk).text
+    assert "4111" not in stored and "123" not in stored
