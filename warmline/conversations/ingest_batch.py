@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from warmline.customers.models import Channel, Customer, Identity
+from warmline.customers.models import CHANNELS, Customer, Identity
 from warmline.customers.services import IdentityClaim, claims_from
 from warmline.db.bulk import update_rows
 from warmline.empathy.services import Prepared, redact_inbound
@@ -194,7 +194,7 @@ def _resolve_customers(
                 name=item.message.sender.name[:200],
                 preferred_language=item.message.language,
                 preferred_channel=item.message.channel
-                if item.message.channel in Channel.values
+                if item.message.channel in CHANNELS
                 else "",
                 customer_since=item.at.date(),
             )

@@ -11,7 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from warmline.customers.models import Channel, Customer
+from warmline.customers.models import CHANNELS, Customer
 from warmline.customers.services import IdentityClaim, claims_from, resolve_customer
 from warmline.empathy import escalation
 from warmline.empathy.services import Prepared, prepare_inbound
@@ -126,7 +126,7 @@ def move_customer_conversations(*, workspace: Workspace, source: Customer, targe
 
 
 def _validate(message: InboundMessage) -> None:
-    if message.channel not in Channel.values:
+    if message.channel not in CHANNELS:
         raise InvalidInput(f"Unknown channel '{message.channel}'.", field="channel")
     if not (message.text or "").strip() and not message.html and not message.attachments:
         raise InvalidInput("The message has no text.", field="text")
@@ -583,7 +583,7 @@ def record_reply(
     if not text.strip():
         raise InvalidInput("The reply is empty.", field="text")
     channel = channel or conversation.last_channel or conversation.channel
-    if channel not in Channel.values:
+    if channel not in CHANNELS:
         raise InvalidInput(f"Unknown channel '{channel}'.", field="channel")
     at = at or timezone.now()
     with transaction.atomic():

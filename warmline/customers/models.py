@@ -33,6 +33,10 @@ class Channel(models.TextChoices):
     API = "api", _("API")
 
 
+# Membership tests on the hot ingest path: Channel.values builds a new list each call.
+CHANNELS = frozenset(Channel.values)
+
+
 class Customer(WorkspaceScoped):
     name = models.CharField(_("name"), max_length=200, blank=True)
     preferred_language = models.CharField(_("preferred language"), max_length=10, blank=True)

@@ -18,7 +18,7 @@ from warmline.tenancy.services import record_audit
 
 from .identities import STRENGTH, normalise
 from .models import (
-    Channel,
+    CHANNELS,
     Customer,
     CustomerEvent,
     Identity,
@@ -183,7 +183,7 @@ def _resolve_once(
             workspace=workspace,
             name=name[:200],
             preferred_language=language,
-            preferred_channel=channel if channel in Channel.values else "",
+            preferred_channel=channel if channel in CHANNELS else "",
             customer_since=(at or timezone.now()).date(),
         )
         created = True
