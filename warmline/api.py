@@ -56,3 +56,4 @@ def health(request):
 
 api.add_router("/", customers_router)
 api.add_router("/", conversations_router)
+api.add_router("/", "warmline.actions.api.router")

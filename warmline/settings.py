@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "warmline.channels",
     "warmline.proactive",
     "warmline.actions",
+    "warmline.knowledge",
     "warmline.web",
 ]
 

@@ -1,0 +1,192 @@
+"""The agent workspace in a real browser (Debian's chromium through Playwright).
+
+One ASGI server (uvicorn, in a thread, on a free loopback port) serves pages and
+websockets against the test database, so a reply typed in one browser context
+must arrive live in another. Screenshots land in ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.factories import MemberFactory
+
+from .conftest import PASSWORD, ingest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+EVIL = "<script>window.pwned=1</script>"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.filterwarnings("ignore:StreamingHttpResponse must consume"),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is absent"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def asgi_server(django_db_setup, django_db_blocker):
+    import uvicorn
+
+    from warmline.asgi import application
+
+    port = _free_port()
+    config = uvicorn.Config(
+        application,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        ws="websockets-sansio",
+    )
+    server = uvicorn.Server(config)
+    with django_db_blocker.unblock():
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{port}"
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    import os
+
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop on this thread; Django's database
+    # setup and flush in the test thread are still plain synchronous code.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
+        )
+        yield b
+        b.close()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+def _sign_in(browser, base: str, username: str, viewport=None):
+    context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900})
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.dialogs = dialogs
+    page.goto(base + "/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/")
+    return context, page
+
+
+def _pwned(page) -> bool:
+    return page.evaluate("() => window.pwned === 1") or bool(page.dialogs)
+
+
+@pytest.fixture
+def scene(transactional_db, workspace):
+    agent = MemberFactory(workspace=workspace, display_name="Ana Agent")
+    colleague = MemberFactory(workspace=workspace, display_name="Ben Colleague")
+    result = ingest(
+        workspace,
+        f"My parcel never came {EVIL}",
+        name=f"Eve {EVIL}",
+        email="eve@example.com",
+        subject="Parcel missing",
+    )
+    return agent, colleague, result.conversation
+
+
+def test_reply_appears_in_timeline_and_live_for_a_colleague(asgi_server, browser, scene):
+    agent, colleague, conv = scene
+    ARTIFACTS.mkdir(exist_ok=True)
+    ctx_a, page_a = _sign_in(browser, asgi_server, agent.user.username)
+    ctx_b, page_b = _sign_in(browser, asgi_server, colleague.user.username)
+    try:
+        # Inbox: the case is there (All view), keyboard j + Enter opens it.
+        page_a.goto(asgi_server + "/?view=all")
+        page_a.wait_for_selector(f"tr[data-number='{conv.number}']")
+        page_a.screenshot(path=str(ARTIFACTS / "inbox.png"), full_page=True)
+        page_a.keyboard.press("j")
+        page_a.keyboard.press("Enter")
+        page_a.wait_for_url(f"**/c/{conv.number}/")
+        assert "My parcel never came" in page_a.inner_text("#timeline")
+        assert "<script>" in page_a.inner_text("#timeline")  # shown as text, not run
+
+        page_b.goto(f"{asgi_server}/c/{conv.number}/")
+        # Presence: each sees the other; typing shows "is replying".
+        page_a.wait_for_selector("[data-presence]:has-text('Ben Colleague')", timeout=5000)
+        page_b.fill("#reply-text", "")
+        page_a.type("#reply-text", "Hello Eve, a new parcel ships today.")
+        page_b.wait_for_selector("[data-presence]:has-text('Ana Agent is replying')", timeout=5000)
+
+        page_a.screenshot(path=str(ARTIFACTS / "conversation.png"), full_page=True)
+        page_a.locator("#panel").screenshot(path=str(ARTIFACTS / "panel-360.png"))
+        page_a.click("button.primary:has-text('Send')")
+        page_a.wait_for_selector(
+            "#timeline .agent_reply:has-text('a new parcel ships today')", timeout=5000
+        )
+        assert page_a.input_value("#reply-text") == ""
+        # The colleague's open page receives it without reloading.
+        page_b.wait_for_selector(
+            "#timeline .agent_reply:has-text('a new parcel ships today')", timeout=5000
+        )
+        assert not _pwned(page_a) and not _pwned(page_b)
+    finally:
+        ctx_a.close()
+        ctx_b.close()
+
+
+def test_spanish_interface_at_tablet_width(asgi_server, browser, scene):
+    agent, _, conv = scene
+    agent.locale = "es"
+    agent.save()
+    ctx, page = _sign_in(
+        browser, asgi_server, agent.user.username, viewport={"width": 800, "height": 1000}
+    )
+    try:
+        page.goto(asgi_server + "/?view=all")
+        assert page.get_attribute("html", "lang") == "es"
+        assert "Bandeja de entrada" in page.inner_text("header")
+        assert "Sin asignar" in page.inner_text("nav.views")
+        page.screenshot(path=str(ARTIFACTS / "inbox-es-tablet.png"), full_page=True)
+        page.goto(f"{asgi_server}/c/{conv.number}/")
+        assert "Responder al cliente" in page.inner_text("form.composer")
+        assert "Aún no disponible." in page.inner_text("#panel")
+        # At tablet width the panel sits below the case instead of beside it.
+        case_box = page.locator("section.case").bounding_box()
+        panel_box = page.locator("#panel").bounding_box()
+        assert panel_box["y"] > case_box["y"] + case_box["height"] - 1
+        page.screenshot(path=str(ARTIFACTS / "conversation-es-tablet.png"), full_page=True)
+        assert not _pwned(page)
+    finally:
+        ctx.close()
