@@ -213,6 +213,8 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # Huey's embedded queue is a SQLite file under the data folder, whatever the database.
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
     HUEY = {
         "huey_class": "huey.SqliteHuey",
         "name": "warmline",
