@@ -164,7 +164,7 @@ class Order(WorkspaceScoped):
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="orders")
     external_id = models.CharField(max_length=200)
-    status = models.CharField(max_length=20, default=OrderStatus.PENDING)
+    status = models.CharField(max_length=40, default=OrderStatus.PENDING)
     items = models.JSONField(default=list, blank=True)
     total = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
     currency = models.CharField(max_length=3, default="USD")
