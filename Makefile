@@ -16,6 +16,7 @@ $(BIN)/warmline: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[dev]"
+	-$(BIN)/pip download -q --no-deps lifetimes==0.11.3 -d $(VENV)/wheels  # CDNOW data for the CLV test
 	@touch $(BIN)/warmline
 
 setup: $(BIN)/warmline ## Create the virtualenv and install everything (pinned)

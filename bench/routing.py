@@ -32,9 +32,15 @@ def main() -> None:
     args = ap.parse_args()
     tmp = tempfile.mkdtemp()
     os.environ.setdefault("DATABASE_URL", args.database or f"sqlite:///{tmp}/routing.sqlite3")
-    os.environ.update({"DJANGO_SETTINGS_MODULE": "warmline.settings", "WARMLINE_DATA_DIR": tmp,
-                       "WARMLINE_ENV": "production", "WARMLINE_SECRET_KEY": "bench-" + "k" * 48,
-                       "WARMLINE_LOG_LEVEL": "WARNING"})
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "warmline.settings",
+            "WARMLINE_DATA_DIR": tmp,
+            "WARMLINE_ENV": "production",
+            "WARMLINE_SECRET_KEY": "bench-" + "k" * 48,
+            "WARMLINE_LOG_LEVEL": "WARNING",
+        }
+    )
     import random
 
     import django
@@ -55,28 +61,59 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     rng = random.Random(5)
     always = {d: [["00:00", "24:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
-    ws = Workspace.objects.create(name="Routing", slug=f"routing-{int(time.time())}", business_hours=always,
-                                  settings={"routing": {"tier_skills": {"platinum": "vip"}}})
+    ws = Workspace.objects.create(
+        name="Routing",
+        slug=f"routing-{int(time.time())}",
+        business_hours=always,
+        settings={"routing": {"tier_skills": {"platinum": "vip"}}},
+    )
     User = get_user_model()
-    users = User.objects.bulk_create([User(username=f"m{i}-{ws.slug}@bench.example") for i in range(args.members)])
-    members = Member.objects.bulk_create([
-        Member(workspace=ws, user=u, display_name=f"Agent {i}", availability=rng.choice(["online"] * 3 + ["away"]),
-               languages=rng.choice([["en"], ["es"], ["en", "es"]]), skills=rng.sample(["vip", "billing", "tech", "returns"], 2),
-               capacity=rng.choice([20, 30, 40]))
-        for i, u in enumerate(users)
-    ])
-    customers = Customer.objects.bulk_create([
-        Customer(workspace=ws, name=f"C{i}", preferred_language=rng.choice(["en", "es"]),
-                 tier=rng.choice(["standard"] * 8 + ["gold", "platinum"]),
-                 owner=rng.choice(members) if rng.random() < 0.5 else None)
-        for i in range(20_000)
-    ])
+    users = User.objects.bulk_create(
+        [User(username=f"m{i}-{ws.slug}@bench.example") for i in range(args.members)]
+    )
+    members = Member.objects.bulk_create(
+        [
+            Member(
+                workspace=ws,
+                user=u,
+                display_name=f"Agent {i}",
+                availability=rng.choice(["online"] * 3 + ["away"]),
+                languages=rng.choice([["en"], ["es"], ["en", "es"]]),
+                skills=rng.sample(["vip", "billing", "tech", "returns"], 2),
+                capacity=rng.choice([20, 30, 40]),
+            )
+            for i, u in enumerate(users)
+        ]
+    )
+    customers = Customer.objects.bulk_create(
+        [
+            Customer(
+                workspace=ws,
+                name=f"C{i}",
+                preferred_language=rng.choice(["en", "es"]),
+                tier=rng.choice(["standard"] * 8 + ["gold", "platinum"]),
+                owner=rng.choice(members) if rng.random() < 0.5 else None,
+            )
+            for i in range(20_000)
+        ]
+    )
     now = timezone.now()
-    Conversation.objects.bulk_create([
-        Conversation(workspace=ws, number=i + 1, customer=rng.choice(customers), owner=rng.choice(members),
-                     status="open", channel="email", opened_at=now - dt.timedelta(hours=i % 500), last_activity_at=now)
-        for i in range(args.open)
-    ], batch_size=2000)
+    Conversation.objects.bulk_create(
+        [
+            Conversation(
+                workspace=ws,
+                number=i + 1,
+                customer=rng.choice(customers),
+                owner=rng.choice(members),
+                status="open",
+                channel="email",
+                opened_at=now - dt.timedelta(hours=i % 500),
+                last_activity_at=now,
+            )
+            for i in range(args.open)
+        ],
+        batch_size=2000,
+    )
     with_owner = [c for c in customers if c.owner_id][: args.decisions // 2]
     without = [c for c in customers if not c.owner_id][: args.decisions // 2]
     for c in with_owner:
@@ -92,21 +129,26 @@ def main() -> None:
     p = lambda q: round(times[min(len(times) - 1, int(q * len(times)))], 2)  # noqa: E731
     result_path = ROOT / "bench" / "results" / "actions_replay.json"
     replay = json.loads(result_path.read_text()) if result_path.exists() else {}
-    write_result("actions", {
-        "replay_tasks": replay.get("replay_tasks"),
-        "replay_seconds": replay.get("replay_seconds"),
-        "replay_actions_per_s": replay.get("replay_actions_per_s"),
-        "replay_matched_tasks": replay.get("matched_tasks"),
-        "replay_source": "bench/results/actions_replay.json (python bench/actions_replay.py)",
-        "routing_members": args.members,
-        "routing_open_conversations": args.open,
-        "routing_decisions": len(times),
-        "routing_assigned": chosen,
-        "routing_p50_ms": p(0.50),
-        "routing_p95_ms": p(0.95),
-        "routing_mean_ms": round(statistics.mean(times), 2),
-        "database": "postgresql" if os.environ["DATABASE_URL"].startswith("postgres") else "sqlite",
-    })
+    write_result(
+        "actions",
+        {
+            "replay_tasks": replay.get("replay_tasks"),
+            "replay_seconds": replay.get("replay_seconds"),
+            "replay_actions_per_s": replay.get("replay_actions_per_s"),
+            "replay_matched_tasks": replay.get("matched_tasks"),
+            "replay_source": "bench/results/actions_replay.json (python bench/actions_replay.py)",
+            "routing_members": args.members,
+            "routing_open_conversations": args.open,
+            "routing_decisions": len(times),
+            "routing_assigned": chosen,
+            "routing_p50_ms": p(0.50),
+            "routing_p95_ms": p(0.95),
+            "routing_mean_ms": round(statistics.mean(times), 2),
+            "database": "postgresql"
+            if os.environ["DATABASE_URL"].startswith("postgres")
+            else "sqlite",
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ from warmline.api_auth import AUTH
 from warmline.conversations.api import router as conversations_router
 from warmline.customers.api import router as customers_router
 from warmline.errors import DomainError, InvalidInput
+from warmline.feedback.api import router as feedback_router
+from warmline.insights.api import router as insights_router
 
 api = NinjaAPI(
     title="Warmline API",
@@ -57,3 +59,5 @@ def health(request):
 api.add_router("/", customers_router)
 api.add_router("/", conversations_router)
 api.add_router("/", "warmline.actions.api.router")
+api.add_router("/", feedback_router)
+api.add_router("/", insights_router)

@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "warmline.proactive",
     "warmline.actions",
     "warmline.knowledge",
+    "warmline.feedback",
+    "warmline.insights",
     "warmline.web",
 ]
 

@@ -12,5 +12,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("api/docs", RedirectView.as_view(url="/api/v1/docs", permanent=False)),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("warmline.feedback.urls")),
+    path("insights/", include("warmline.insights.urls")),
     path("", include("warmline.web.urls")),
 ]

@@ -193,9 +193,7 @@ def _resolve_customers(
                 workspace=workspace,
                 name=item.message.sender.name[:200],
                 preferred_language=item.message.language,
-                preferred_channel=item.message.channel
-                if item.message.channel in CHANNELS
-                else "",
+                preferred_channel=item.message.channel if item.message.channel in CHANNELS else "",
                 customer_since=item.at.date(),
             )
             new_customers.append(customer)

@@ -191,7 +191,9 @@ class Notification(WorkspaceScoped):
 
     class Meta:
         indexes = [
-            models.Index(fields=["member", "read_at", "created_at"], name="notification_member_unread"),
+            models.Index(
+                fields=["member", "read_at", "created_at"], name="notification_member_unread"
+            ),
         ]
 
     def __str__(self) -> str:

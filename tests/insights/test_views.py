@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import pytest
+from django.test import override_settings
+
+from tests.factories import MemberFactory, TeamFactory
+
+
+@pytest.fixture
+def signed_in(client, member):
+    client.force_login(member.user)
+    return client
+
+
+def test_dashboard_renders_no_data_and_tables(signed_in):
+    response = signed_in.get("/insights/")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "no data" in body and "Connect the dots" in body
+    assert "not enough data (n = 0 weeks)" in body
+
+
+def test_dashboard_without_chartjs_has_no_script(signed_in, settings, tmp_path):
+    from django.contrib.staticfiles import finders
+
+    finders.get_finder.cache_clear()
+    with override_settings(STATICFILES_DIRS=[]):
+        found = finders.find("vendor/chart.umd.js")
+        body = signed_in.get("/insights/").content.decode()
+    assert ("chart.umd.js" in body) == bool(found)
+    assert "<table" in body
+
+
+def test_dashboard_with_chartjs(signed_in, tmp_path):
+    from django.contrib.staticfiles import finders
+
+    vendor = tmp_path / "vendor"
+    vendor.mkdir()
+    (vendor / "chart.umd.js").write_text("/* test */")
+    finders.get_finder.cache_clear()
+    with override_settings(STATICFILES_DIRS=[str(tmp_path)]):
+        body = signed_in.get("/insights/").content.decode()
+    finders.get_finder.cache_clear()
+    assert "vendor/chart.umd.js" in body and "trend-chart" in body
+
+
+def test_team_of_another_workspace_is_404(signed_in, other_workspace):
+    team = TeamFactory(workspace=other_workspace)
+    assert signed_in.get(f"/insights/?team_id={team.pk}").status_code == 404
+    assert signed_in.get(f"/insights/export/kpis.csv?team_id={team.pk}").status_code == 404
+
+
+def test_exports(signed_in):
+    for table in ("kpis", "series", "breakdown", "workspaces", "correlations"):
+        response = signed_in.get(f"/insights/export/{table}.csv")
+        assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    assert signed_in.get("/insights/export/secrets.csv").status_code == 404
+
+
+def test_operator_page(signed_in, member, other_workspace):
+    member.role = "lead"
+    member.save()
+    MemberFactory(workspace=other_workspace, user=member.user, role="admin")
+    body = signed_in.get("/insights/operator/").content.decode()
+    assert "Acme" in body and "Globex" in body
+
+
+def test_login_required(client, db):
+    assert client.get("/insights/").status_code == 302

@@ -1,0 +1,97 @@
+"""The public survey page: no login, the customer's language, one answer per token."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from warmline.errors import Conflict, InvalidInput, NotFound
+
+from . import services, texts
+from .models import SCALES, SurveyStatus
+
+
+def _page(request: HttpRequest, template: str, ctx: dict, status: int = 200) -> HttpResponse:
+    lang = ctx.get("lang", "en")
+    ctx = {**ctx, "t": {k: texts.ui(k, lang) for k in texts.UI}}
+    response = render(request, template, ctx, status=status)
+    response["Content-Language"] = lang
+    # Tokens are secrets: keep them out of caches and referrers.
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _problem(request: HttpRequest, key: str, status: int, lang: str = "en") -> HttpResponse:
+    return _page(request, "feedback/problem.html", {"lang": lang, "key": key}, status=status)
+
+
+def _questions(survey, cfg) -> list[dict]:
+    out = []
+    for kind in survey.kinds:
+        lo, hi, _ = SCALES[kind]
+        low, high = texts.labels(kind, survey.language)
+        out.append(
+            {
+                "kind": kind,
+                "text": texts.question(
+                    kind, survey.language, brand=survey.workspace.name, overrides=cfg.questions
+                ),
+                "choices": list(range(lo, hi + 1)),
+                "low": low,
+                "high": high,
+            }
+        )
+    return out
+
+
+@require_http_methods(["GET", "POST"])
+def survey(request: HttpRequest, token: str) -> HttpResponse:
+    accept = texts.language_for(request.LANGUAGE_CODE if hasattr(request, "LANGUAGE_CODE") else "")
+    try:
+        found = services.survey_for_token(token)
+    except NotFound:
+        return _problem(request, "invalid", 404, accept)
+    except services.SurveyGone as gone:
+        return _problem(request, "expired", 410, gone.language)
+    lang = found.language
+    if found.status == SurveyStatus.ANSWERED:
+        return _problem(request, "already", 409 if request.method == "POST" else 200, lang)
+    cfg = services.get_settings(found.workspace)
+    questions = _questions(found, cfg)
+    error = ""
+    status = 200
+    if request.method == "POST":
+        for q in questions:
+            q["selected"] = request.POST.get(q["kind"], "")
+        scores = {q["kind"]: request.POST.get(q["kind"]) or None for q in questions}
+        try:
+            result = services.submit_answers(
+                token=token, scores=scores, comment=request.POST.get("comment", "")
+            )
+        except Conflict:
+            return _problem(request, "already", 409, lang)
+        except services.SurveyGone:
+            return _problem(request, "expired", 410, lang)
+        except InvalidInput as exc:
+            error = texts.ui("required", lang) if exc.message.startswith("Please") else exc.message
+            status = 422
+        else:
+            return _page(
+                request,
+                "feedback/thanks.html",
+                {"lang": lang, "review_url": result.review_url, "brand": found.workspace.name},
+            )
+    return _page(
+        request,
+        "feedback/survey.html",
+        {
+            "lang": lang,
+            "brand": found.workspace.name,
+            "questions": questions,
+            "error": error,
+            "posted": request.POST if request.method == "POST" else {},
+        },
+        status=status,
+    )

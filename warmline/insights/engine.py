@@ -1,0 +1,249 @@
+"""Compute KPIs for any period and filter from the roll-ups (and the live backlog).
+
+A scope is a list of workspaces (one brand, a brand group, or every workspace a
+member can see); periods are local calendar dates, so each workspace's days are
+its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+from django.db.models import Count, Min, Q, QuerySet, Sum
+from django.utils import timezone
+
+from warmline.conversations.models import ACTIVE_STATUSES, Conversation
+
+from .definitions import BY_KEY, HEADLINE, derive
+from .models import DIMENSIONS, MEASURES, DailyRollup
+
+GRANULARITIES = ("day", "week", "month")
+
+
+@dataclass(frozen=True)
+class Period:
+    """Inclusive local dates."""
+
+    start: dt.date
+    end: dt.date
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> Period:
+        return Period(self.start - dt.timedelta(days=self.days), self.start - dt.timedelta(days=1))
+
+    @classmethod
+    def last(cls, days: int, today: dt.date | None = None) -> Period:
+        today = today or timezone.localdate()
+        return cls(today - dt.timedelta(days=days - 1), today)
+
+
+@dataclass(frozen=True)
+class Filters:
+    team_id: int | None = None
+    owner_id: int | None = None
+    channel: str | None = None
+    tier: str | None = None
+
+    def q(self) -> Q:
+        q = Q()
+        for name in DIMENSIONS:
+            value = getattr(self, name)
+            if value not in (None, ""):
+                q &= Q(**{name: value})
+        return q
+
+    def conversation_q(self) -> Q:
+        q = Q()
+        if self.team_id:
+            q &= Q(team_id=self.team_id)
+        if self.owner_id:
+            q &= Q(owner_id=self.owner_id)
+        if self.channel:
+            q &= Q(channel=self.channel)
+        if self.tier:
+            q &= Q(customer__tier=self.tier)
+        return q
+
+
+NO_FILTERS = Filters()
+
+
+def _rows(workspace_ids: list[int], period: Period, filters: Filters) -> QuerySet[DailyRollup]:
+    return DailyRollup.objects.filter(
+        filters.q(), workspace_id__in=workspace_ids, day__gte=period.start, day__lte=period.end
+    )
+
+
+def _zero() -> dict[str, int]:
+    return dict.fromkeys(MEASURES, 0)
+
+
+def sums(workspace_ids: list[int], period: Period, filters: Filters = NO_FILTERS) -> dict[str, int]:
+    agg = _rows(workspace_ids, period, filters).aggregate(**{m: Sum(m) for m in MEASURES})
+    return {m: int(agg[m] or 0) for m in MEASURES}
+
+
+def kpis(
+    workspace_ids: list[int], period: Period, filters: Filters = NO_FILTERS
+) -> dict[str, dict]:
+    """Every KPI for the period, its previous period and the change between them."""
+    current = derive(sums(workspace_ids, period, filters))
+    previous = derive(sums(workspace_ids, period.previous(), filters))
+    for key, figure in current.items():
+        before = previous[key]["value"]
+        figure["previous"] = before
+        figure["change"] = (
+            None
+            if figure["value"] is None or before is None
+            else round(figure["value"] - before, 4)
+        )
+    current["backlog"] = backlog(workspace_ids, filters)
+    current["handle_time"] = {"value": None, "n": 0, "note": "no call or work-time data"}
+    return current
+
+
+def backlog(workspace_ids: list[int], filters: Filters = NO_FILTERS, now=None) -> dict:
+    """Open work right now: how many conversations and how long they have waited on average."""
+    now = now or timezone.now()
+    qs = Conversation.objects.filter(
+        filters.conversation_q(),
+        workspace_id__in=workspace_ids,
+        status__in=ACTIVE_STATUSES,
+        merged_into__isnull=True,
+    )
+    agg = qs.aggregate(n=Count("id"), oldest=Min("opened_at"))
+    if not agg["n"]:
+        return {"value": 0, "n": 0, "age_seconds": None, "oldest_seconds": None}
+    # An average over datetimes is not portable SQL; the backlog is small enough to stream.
+    total = sum(
+        (now - t).total_seconds() for t in qs.values_list("opened_at", flat=True).iterator()
+    )
+    return {
+        "value": agg["n"],
+        "n": agg["n"],
+        "age_seconds": round(total / agg["n"]),
+        "oldest_seconds": round((now - agg["oldest"]).total_seconds()),
+    }
+
+
+def _bucket_start(day: dt.date, granularity: str) -> dt.date:
+    if granularity == "week":
+        return day - dt.timedelta(days=day.weekday())
+    if granularity == "month":
+        return day.replace(day=1)
+    return day
+
+
+def series(
+    workspace_ids: list[int],
+    period: Period,
+    filters: Filters = NO_FILTERS,
+    granularity: str = "week",
+) -> list[dict]:
+    """[{"start": date, "kpis": {...}}] for each day/week/month touching the period."""
+    rows = (
+        _rows(workspace_ids, period, filters)
+        .values("day")
+        .annotate(**{m: Sum(m) for m in MEASURES})
+        .order_by("day")
+    )
+    buckets: dict[dt.date, dict[str, int]] = {}
+    for row in rows:
+        start = _bucket_start(row["day"], granularity)
+        bucket = buckets.setdefault(start, _zero())
+        for m in MEASURES:
+            bucket[m] += int(row[m] or 0)
+    out = []
+    day = _bucket_start(period.start, granularity)
+    while day <= period.end:
+        out.append({"start": day, "kpis": derive(buckets.get(day, _zero()))})
+        day = _next(day, granularity)
+    return out
+
+
+def _next(day: dt.date, granularity: str) -> dt.date:
+    if granularity == "week":
+        return day + dt.timedelta(days=7)
+    if granularity == "month":
+        return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return day + dt.timedelta(days=1)
+
+
+def breakdown(
+    workspace_ids: list[int], period: Period, filters: Filters = NO_FILTERS, by: str = "channel"
+) -> list[dict]:
+    """KPIs per value of one dimension (channel, team_id, owner_id, tier or workspace_id)."""
+    if by not in (*DIMENSIONS, "workspace_id"):
+        raise ValueError(by)
+    rows = (
+        _rows(workspace_ids, period, filters)
+        .values(by)
+        .annotate(**{m: Sum(m) for m in MEASURES})
+        .order_by(by)
+    )
+    return [
+        {"key": row[by], "kpis": derive({m: int(row[m] or 0) for m in MEASURES})} for row in rows
+    ]
+
+
+def pearson(xs: list[float], ys: list[float]) -> float | None:
+    """Pearson's r, or None when fewer than 3 pairs or a constant series make it meaningless."""
+    n = len(xs)
+    if n < 3:
+        return None
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    syy = sum((y - my) ** 2 for y in ys)
+    if sxx == 0 or syy == 0:
+        return None
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    return round(sxy / math.sqrt(sxx * syy), 4)
+
+
+def connect_the_dots(
+    workspace_ids: list[int], period: Period, filters: Filters = NO_FILTERS
+) -> dict:
+    """Weekly FCR against weekly NPS, weekly sentiment change against CSAT; r with its n."""
+    weeks = series(workspace_ids, period, filters, "week")
+    out = {}
+    for name, x_key, y_key in (
+        ("fcr_vs_nps", "fcr", "nps"),
+        ("sentiment_change_vs_csat", "sentiment_change", "csat"),
+    ):
+        points = [
+            {"week": w["start"], "x": w["kpis"][x_key]["value"], "y": w["kpis"][y_key]["value"]}
+            for w in weeks
+            if w["kpis"][x_key]["value"] is not None and w["kpis"][y_key]["value"] is not None
+        ]
+        out[name] = {
+            "x": x_key,
+            "y": y_key,
+            "points": points,
+            "n": len(points),
+            "r": pearson([p["x"] for p in points], [p["y"] for p in points]),
+        }
+    return out
+
+
+def headline(workspace_ids: list[int], period: Period, filters: Filters = NO_FILTERS) -> dict:
+    figures = kpis(workspace_ids, period, filters)
+    return {k: figures[k] for k in (*HEADLINE, "backlog")}
+
+
+def per_workspace(workspaces, period: Period) -> list[dict]:
+    """The operator view: headline KPIs for each workspace, one grouped query per period."""
+    rows = {
+        r["key"]: r["kpis"]
+        for r in breakdown([w.pk for w in workspaces], period, by="workspace_id")
+    }
+    empty = derive(_zero())
+    return [{"workspace": w, "kpis": rows.get(w.pk, empty)} for w in workspaces]
+
+
+def label(key: str) -> str:
+    return BY_KEY[key].label if key in BY_KEY else key

@@ -1,0 +1,100 @@
+"""Roll-ups: daily sums per workspace, team, owner, channel and tier.
+
+Every KPI is a ratio of sums, so summing these rows over any period and filter
+gives the same figure as the raw rows. ``ConversationContribution`` remembers
+what each conversation last added, so a change is applied as a difference.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from warmline.tenancy.models import Workspace
+
+# The additive measures, in one place: the roll-up columns, the contribution keys,
+# the from-scratch reference and the DuckDB bench all use these names.
+MEASURES = (
+    "opened",
+    "resolved",
+    "fcr",
+    "reopened",
+    "handoffs",
+    "res_seconds",
+    "res_business_seconds",
+    "responded",
+    "frt_seconds",
+    "frt_business_seconds",
+    "sentiment_n",
+    "sentiment_last_micro",
+    "sentiment_change_micro",
+    "surveys_sent",
+    "surveys_answered",
+    "nps_n",
+    "nps_promoters",
+    "nps_detractors",
+    "csat_n",
+    "csat_sum",
+    "csat_satisfied",
+    "ces_n",
+    "ces_sum",
+    "ces_easy",
+)
+DIMENSIONS = ("team_id", "owner_id", "channel", "tier")
+
+
+class DailyRollup(models.Model):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(help_text="Local date in the workspace's time zone.")
+    # 0 means "none": NULL would defeat the unique bucket key.
+    team_id = models.PositiveBigIntegerField(default=0)
+    owner_id = models.PositiveBigIntegerField(default=0)
+    channel = models.CharField(max_length=12, default="")
+    tier = models.CharField(max_length=12, default="")
+
+    opened = models.BigIntegerField(default=0)
+    resolved = models.BigIntegerField(default=0)
+    fcr = models.BigIntegerField(default=0)
+    reopened = models.BigIntegerField(default=0)
+    handoffs = models.BigIntegerField(default=0)
+    res_seconds = models.BigIntegerField(default=0)
+    res_business_seconds = models.BigIntegerField(default=0)
+    responded = models.BigIntegerField(default=0)
+    frt_seconds = models.BigIntegerField(default=0)
+    frt_business_seconds = models.BigIntegerField(default=0)
+    sentiment_n = models.BigIntegerField(default=0)
+    sentiment_last_micro = models.BigIntegerField(default=0)
+    sentiment_change_micro = models.BigIntegerField(default=0)
+    surveys_sent = models.BigIntegerField(default=0)
+    surveys_answered = models.BigIntegerField(default=0)
+    nps_n = models.BigIntegerField(default=0)
+    nps_promoters = models.BigIntegerField(default=0)
+    nps_detractors = models.BigIntegerField(default=0)
+    csat_n = models.BigIntegerField(default=0)
+    csat_sum = models.BigIntegerField(default=0)
+    csat_satisfied = models.BigIntegerField(default=0)
+    ces_n = models.BigIntegerField(default=0)
+    ces_sum = models.BigIntegerField(default=0)
+    ces_easy = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "day", "team_id", "owner_id", "channel", "tier"],
+                name="rollup_unique_bucket",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workspace_id} {self.day}"
+
+
+class ConversationContribution(models.Model):
+    """What one conversation (with its surveys) last added to the roll-ups."""
+
+    conversation_id = models.BigIntegerField(primary_key=True)
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    buckets = models.JSONField(default=dict)
+    refreshed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"contribution of conversation {self.conversation_id}"

@@ -1,0 +1,177 @@
+"""The KPI dashboard (server-rendered; Chart.js draws when its vendored file is present)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from django.contrib.staticfiles import finders
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.dateparse import parse_date
+
+from warmline.errors import DomainError
+from warmline.web.context import member_view
+
+from . import engine, exports, services
+from .definitions import BY_KEY, HEADLINE
+
+CHART_JS = "vendor/chart.umd.js"
+BREAKDOWNS = ("channel", "team_id", "owner_id", "tier")
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+def _query(request: HttpRequest, scope: str = "workspace") -> services.Query:
+    g = request.GET
+    return services.build_query(
+        request.member,
+        scope=g.get("scope", scope),
+        start=parse_date(g.get("start", "") or "") if g.get("start") else None,
+        end=parse_date(g.get("end", "") or "") if g.get("end") else None,
+        days=_int(g.get("days")) or 30,
+        team_id=_int(g.get("team_id")),
+        owner_id=_int(g.get("owner_id")),
+        channel=g.get("channel") or None,
+        tier=g.get("tier") or None,
+    )
+
+
+def _error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    if exc.status == 404:
+        raise Http404(exc.message)
+    return render(
+        request,
+        "insights/error.html",
+        {"member": request.member, "message": exc.message},
+        status=exc.status,
+    )
+
+
+def _tile(key: str, figure: dict) -> dict:
+    kpi = BY_KEY.get(key)
+    change = figure.get("change")
+    better = None
+    if change is not None and change != 0 and kpi and kpi.better:
+        better = (change > 0) == (kpi.better == "up")
+    return {
+        "key": key,
+        "label": kpi.label if kpi else key,
+        "unit": kpi.unit if kpi else "",
+        "value": figure.get("value"),
+        "n": figure.get("n"),
+        "previous": figure.get("previous"),
+        "change": change,
+        "better": better,
+    }
+
+
+def _without(request: HttpRequest, *names: str) -> str:
+    params = request.GET.copy()
+    for name in names:
+        params.pop(name, None)
+    return params.urlencode()
+
+
+def _filter_choices(member) -> dict:
+    from warmline.customers.models import Channel, Tier
+    from warmline.tenancy.models import Team
+
+    return {
+        "period_choices": (7, 30, 90, 365),
+        "channels": Channel.values,
+        "tiers": Tier.values,
+        "teams": Team.objects.filter(workspace=member.workspace).order_by("name"),
+    }
+
+
+def _json_default(o):
+    if isinstance(o, dt.date):
+        return o.isoformat()
+    raise TypeError(type(o))
+
+
+@member_view
+def dashboard(request: HttpRequest) -> HttpResponse:
+    try:
+        q = _query(request)
+    except DomainError as exc:
+        return _error(request, exc)
+    by = request.GET.get("by") if request.GET.get("by") in BREAKDOWNS else "channel"
+    figures = engine.kpis(q.workspace_ids, q.period, q.filters)
+    weeks = engine.series(q.workspace_ids, q.period, q.filters, "week")
+    dots = engine.connect_the_dots(q.workspace_ids, q.period, q.filters)
+    chart_data = {
+        "weeks": [w["start"] for w in weeks],
+        "series": {k: [w["kpis"][k]["value"] for w in weeks] for k in ("nps", "csat", "fcr")},
+        "dots": {name: pair["points"] for name, pair in dots.items()},
+    }
+    ctx = {
+        "member": request.member,
+        "memberships": getattr(request, "memberships", []),
+        "q": q,
+        "previous": q.period.previous(),
+        "tiles": [_tile(k, figures[k]) for k in HEADLINE],
+        "secondary": [
+            _tile(k, figures[k])
+            for k in ("csat_mean", "ces_easy", "response_rate", "handoffs", "sentiment_change")
+        ],
+        "backlog": figures["backlog"],
+        "handle_time": figures["handle_time"],
+        "weeks": weeks,
+        "by": by,
+        "breakdown": engine.breakdown(q.workspace_ids, q.period, q.filters, by),
+        "breakdowns": BREAKDOWNS,
+        "dots": dots,
+        "chart_data": json.dumps(chart_data, default=_json_default),
+        "has_chartjs": finders.find(CHART_JS) is not None,
+        "chart_js": CHART_JS,
+        "query_string": _without(request, "by"),
+        **_filter_choices(request.member),
+    }
+    return render(request, "insights/dashboard.html", ctx)
+
+
+@member_view
+def operator(request: HttpRequest) -> HttpResponse:
+    try:
+        q = _query(request, scope="all")
+    except DomainError as exc:
+        return _error(request, exc)
+    rows = engine.per_workspace(q.workspaces, q.period)
+    ctx = {
+        "member": request.member,
+        "memberships": getattr(request, "memberships", []),
+        "q": q,
+        "rows": [
+            {"workspace": r["workspace"], "tiles": [_tile(k, r["kpis"][k]) for k in HEADLINE]}
+            for r in rows
+        ],
+        "headline": [BY_KEY[k].label for k in HEADLINE],
+        "query_string": request.GET.urlencode(),
+        **_filter_choices(request.member),
+    }
+    return render(request, "insights/operator.html", ctx)
+
+
+@member_view
+def export(request: HttpRequest, table: str) -> HttpResponse:
+    if table not in exports.TABLES:
+        raise Http404("No such table.")
+    try:
+        q = _query(request, scope="all" if table == "workspaces" else "workspace")
+    except DomainError as exc:
+        return _error(request, exc)
+    by = request.GET.get("by") if request.GET.get("by") in BREAKDOWNS else "channel"
+    granularity = request.GET.get("granularity", "week")
+    if granularity not in engine.GRANULARITIES:
+        granularity = "week"
+    body = exports.to_csv(exports.table_rows(q, table, by=by, granularity=granularity))
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{table}.csv"'
+    return response
