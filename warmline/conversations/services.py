@@ -817,3 +817,92 @@ def add_system_entry(
     )
     _notify_change(conversation, {"entry": entry.pk}, member)
     return entry
+
+
+# --- Delivery (used by the channels' one send() path) ------------------------------
+
+
+def set_delivery_status(
+    *,
+    workspace: Workspace,
+    entry_id: int,
+    status: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Show an outbound message's delivery status (queued, sent, failed…) on its entry.
+
+    ``detail`` (attempts, last error, next try) is kept under ``data["delivery"]``
+    so the timeline can say why a reply has not gone out yet.
+    """
+    if status not in DeliveryStatus.values:
+        raise InvalidInput(f"Unknown delivery status '{status}'.", field="status")
+    with transaction.atomic():
+        entry = (
+            TimelineEntry.objects.select_for_update()
+            .filter(workspace=workspace, pk=entry_id)
+            .first()
+        )
+        if entry is None:
+            return
+        entry.delivery_status = status
+        fields = ["delivery_status", "updated_at"]
+        if detail is not None:
+            entry.data = {**(entry.data or {}), "delivery": detail}
+            fields.append("data")
+        entry.save(update_fields=fields)
+        conv = Conversation(pk=entry.conversation_id, workspace_id=workspace.pk)
+        _notify_change(conv, {"delivery": [entry.pk, status]}, None)
+
+
+def add_thread_keys(*, workspace: Workspace, conversation: Conversation, keys: list[str]) -> None:
+    """Tie later messages to this conversation (e.g. the Message-ID of a reply we sent)."""
+    keys = [k[:400] for k in dict.fromkeys(keys) if k]
+    if keys:
+        ThreadKey.objects.bulk_create(
+            [ThreadKey(workspace=workspace, conversation=conversation, key=k) for k in keys],
+            ignore_conflicts=True,
+        )
+
+
+def find_thread(*, workspace: Workspace, keys: list[str]) -> Conversation | None:
+    """The conversation one of these thread keys belongs to (newest key first), if any."""
+    conv_id = (
+        ThreadKey.objects.filter(workspace=workspace, key__in=keys[:50])
+        .order_by("-id")
+        .values_list("conversation_id", flat=True)
+        .first()
+    )
+    if conv_id is None:
+        return None
+    return Conversation.objects.filter(workspace=workspace, pk=conv_id).first()
+
+
+def open_conversation(
+    *,
+    workspace: Workspace,
+    customer: Customer,
+    channel: str,
+    subject: str = "",
+    owner: Member | None = None,
+    at: dt.datetime | None = None,
+) -> Conversation:
+    """A new case we start (proactive outreach): the business writes first."""
+    if channel not in CHANNELS:
+        raise InvalidInput(f"Unknown channel '{channel}'.", field="channel")
+    at = at or timezone.now()
+    with transaction.atomic():
+        conv = Conversation(
+            workspace=workspace,
+            customer=customer,
+            subject=subject[:300],
+            status=Status.PENDING,
+            priority=Priority.NORMAL,
+            owner_id=owner.pk if owner else customer.owner_id,
+            channel=channel,
+            last_channel=channel,
+            opened_at=at,
+            last_activity_at=at,
+        )
+        conv.number = _allocate_numbers(workspace, 1)
+        conv.save(force_insert=True)
+    return conv

@@ -22,6 +22,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from warmline.channels import outbound
 from warmline.conversations import inbox
 from warmline.conversations import services as conversations
 from warmline.conversations.models import Conversation, Priority, Status, TimelineEntry
@@ -317,9 +318,10 @@ def reply(request: HttpRequest, number: int) -> HttpResponse:
             notify_mentions(author=member, text=text, members=_members(member), conversation=conv)
         else:
             channel = request.POST.get("channel") or None
-            conversations.record_reply(
+            # The one outbound path: recorded on the timeline and in the outbox, then sent.
+            outbound.send(
                 workspace=member.workspace,
-                member=member,
+                actor=member,
                 conversation=conv,
                 text=text,
                 channel=channel,
