@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "warmline.conversations",
     "warmline.channels",
     "warmline.proactive",
+    "warmline.proactive.care",
     "warmline.actions",
     "warmline.knowledge",
     "warmline.feedback",
