@@ -120,6 +120,19 @@ class Conversation(WorkspaceScoped):
             ),
             models.Index(fields=["workspace", "owner", "status"], name="conv_ws_owner_status"),
             models.Index(fields=["customer", "last_activity_at"], name="conv_customer_act"),
+            # Inbox sorts walk these per status (see conversations/inbox.py) instead of
+            # sorting every match; the customer one leads with the workspace so the
+            # 360° panel's lookups pick it even without planner statistics.
+            models.Index(
+                fields=["workspace", "status", "priority", "last_activity_at"],
+                name="conv_ws_status_prio_act",
+            ),
+            models.Index(
+                fields=["workspace", "status", "waiting_since"], name="conv_ws_status_wait"
+            ),
+            models.Index(
+                fields=["workspace", "customer", "last_activity_at"], name="conv_ws_customer_act"
+            ),
         ]
 
     def __str__(self) -> str:
