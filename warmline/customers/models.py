@@ -97,6 +97,11 @@ class Identity(WorkspaceScoped):
                 fields=["workspace", "kind", "value"], name="identity_unique_value"
             ),
         ]
+        # The 360° panel lists a customer's identities by kind: without this the planner
+        # walks the unique index above (it also yields kind order) across the workspace.
+        indexes = [
+            models.Index(fields=["workspace", "customer", "kind"], name="identity_ws_customer"),
+        ]
         verbose_name_plural = "identities"
 
     def __str__(self) -> str:
