@@ -13,6 +13,8 @@ urlpatterns = [
     path("api/docs", RedirectView.as_view(url="/api/v1/docs", permanent=False)),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("warmline.feedback.urls")),
+    path("", include("warmline.channels.chat.urls")),
+    path("hooks/", include("warmline.channels.messaging.urls")),
     path("insights/", include("warmline.insights.urls")),
     path("", include("warmline.web.urls")),
 ]

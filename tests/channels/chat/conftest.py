@@ -1,0 +1,54 @@
+"""Live-chat fixtures: a workspace whose widget may be embedded on shop.example."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+from asgiref.sync import async_to_sync
+
+from tests.web._ws import WebsocketCommunicator
+from warmline.asgi import application
+
+SHOP = "https://shop.example"
+
+
+def run_async(fn):
+    """Run an async test body on an event loop (no pytest-asyncio needed)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return async_to_sync(fn)(*args, **kwargs)
+
+    return wrapper
+
+
+def widget(slug: str, origin: str | None = SHOP) -> WebsocketCommunicator:
+    """A widget socket through the real ASGI application (routing and origin checks)."""
+    headers = [(b"origin", origin.encode())] if origin else []
+    return WebsocketCommunicator(application, f"/ws/widget/{slug}/", headers=headers)
+
+
+@pytest.fixture
+def shop(workspace):
+    workspace.settings = {**workspace.settings, "chat": {"allowed_origins": [SHOP]}}
+    workspace.save(update_fields=["settings"])
+    return workspace
+
+
+async def hello(comm: WebsocketCommunicator, token: str | None = None) -> dict:
+    connected, code = await comm.connect()
+    assert connected, code
+    await comm.send_json_to({"type": "hello", "token": token})
+    welcome = await comm.receive_json_from(timeout=5)
+    assert welcome["type"] == "welcome", welcome
+    return welcome
+
+
+async def say(comm: WebsocketCommunicator, text: str, client_id: str) -> dict:
+    """Send one message; return the ack or error meant for it (skipping echoes)."""
+    await comm.send_json_to({"type": "message", "text": text, "client_id": client_id})
+    while True:
+        frame = await comm.receive_json_from(timeout=5)
+        if frame["type"] in ("ack", "error"):
+            return frame
