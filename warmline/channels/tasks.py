@@ -18,3 +18,11 @@ def deliver_outbound(message_id: int) -> str | None:
 def sweep_outbox() -> int:
     """Retry what is due from the record: lost tasks, crashed senders, back-off expiry."""
     return outbound.retry_due()
+
+
+@db_periodic_task(crontab(minute="*"))
+def poll_imap_mailboxes() -> int:
+    """Fetch new mail from every active IMAP mailbox."""
+    from .email.imap import poll_all
+
+    return poll_all()
