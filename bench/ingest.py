@@ -228,8 +228,14 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--batches", type=int, default=20)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument(
+        "--data-dir",
+        default=str(ROOT / "bench" / ".data"),
+        help="where the cached SQLite database and the embedded queue live",
+    )
+    ap.add_argument("--seed-only", action="store_true", help="build the database and stop")
     args = ap.parse_args()
-    data_dir = ROOT / "bench" / ".data"
+    data_dir = Path(args.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     db_url = args.database or f"sqlite:///{data_dir / 'ingest.sqlite3'}"
     engine = "postgresql" if db_url.startswith("postgres") else "sqlite"
@@ -240,6 +246,9 @@ def main() -> None:
     t = time.perf_counter()
     seed(env, args.customers, args.entries)
     seed_s = time.perf_counter() - t
+    if args.seed_only:
+        print(f"seeded in {seed_s:.0f} s")
+        return
     token = make_token(env)
     port = free_port()
     server = start_gunicorn(env, port, workers=args.workers)

@@ -222,7 +222,7 @@ else:
     # Huey's embedded queue is a SQLite file under the data folder, whatever the database.
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     HUEY = {
-        "huey_class": "huey.SqliteHuey",
+        "huey_class": "warmline.queue.SqliteHuey",
         "name": "warmline",
         "filename": str(DATA_DIR / "huey.sqlite3"),
         "immediate": TESTING,

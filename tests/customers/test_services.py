@@ -120,6 +120,21 @@ def test_lifetime_value_ignores_cancelled_orders(workspace):
     assert c.lifetime_value == Decimal("10.50")
 
 
+def test_an_order_moved_to_another_customer_moves_its_value(workspace):
+    a, b = (
+        services.resolve_customer(workspace=workspace, claims=claims(workspace, email=e)).customer
+        for e in ("a@b.co", "c@d.co")
+    )
+    services.upsert_order(workspace=workspace, customer=a, external_id="9", total=Decimal("30"))
+    order, created = services.upsert_order(
+        workspace=workspace, customer=b, external_id="9", total=Decimal("30")
+    )
+    assert not created and order.customer_id == b.pk
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert (a.lifetime_value, b.lifetime_value) == (Decimal("0"), Decimal("30"))
+
+
 def test_search_finds_by_name_email_phone_and_order(workspace, member):
     c = services.create_customer(
         workspace=workspace,

@@ -56,3 +56,20 @@ def test_agents_who_are_staff_without_admin_role_see_nothing(client, workspace):
     m.user.save()
     client.force_login(m.user)
     assert client.get("/admin/customers/customer/").status_code == 403
+
+
+def test_an_agent_membership_elsewhere_opens_nothing_there(client, workspace, other_workspace):
+    """Admin of one brand, agent in another: the back office shows only the first."""
+    m = MemberFactory(workspace=workspace, role="admin")
+    MemberFactory(workspace=other_workspace, role="agent", user=m.user)
+    m.user.is_staff = True
+    m.user.save()
+    client.force_login(m.user)
+    CustomerFactory(workspace=workspace, name="Ours")
+    CustomerFactory(workspace=other_workspace, name="Theirs")
+    r = client.get("/admin/customers/customer/")
+    assert b"Ours" in r.content and b"Theirs" not in r.content
+
+
+def test_tokens_cannot_be_added_in_the_admin(staff_client):
+    assert staff_client.get("/admin/tenancy/apitoken/add/").status_code == 403

@@ -64,6 +64,58 @@ def test_the_lock_applies_per_address_across_accounts(client, db):
     cache.clear()
 
 
+@override_settings(
+    WARMLINE_LOGIN_SOFT_LIMIT=100, WARMLINE_LOGIN_HARD_LIMIT=3, WARMLINE_LOGIN_LOCK_SECONDS=900
+)
+def test_the_lock_applies_per_account_across_addresses(client, db):
+    """A password-guessing botnet that changes address each try still locks the account."""
+    from django.core.cache import cache
+
+    cache.clear()
+    m = MemberFactory()
+    for i in range(3):
+        client.post(
+            "/login/", {"username": m.user.username, "password": "x"}, REMOTE_ADDR=f"10.0.0.{i}"
+        )
+    r = client.post(
+        "/login/",
+        {"username": m.user.username, "password": "correct horse battery"},
+        REMOTE_ADDR="10.9.9.9",
+    )
+    assert b"Too many failed sign-ins" in r.content
+    # Another account from a fresh address is not affected.
+    other = MemberFactory()
+    r = client.post(
+        "/login/",
+        {"username": other.user.username, "password": "correct horse battery"},
+        REMOTE_ADDR="10.8.8.8",
+    )
+    assert r.status_code == 302
+    cache.clear()
+
+
+@override_settings(
+    WARMLINE_LOGIN_SOFT_LIMIT=2, WARMLINE_LOGIN_HARD_LIMIT=4, WARMLINE_LOGIN_LOCK_SECONDS=900
+)
+def test_the_wait_grows_then_becomes_a_lock(db):
+    """Delays double after the soft limit; the hard limit locks for the lock period."""
+    from django.core.cache import cache
+    from django.test import RequestFactory
+
+    from warmline.tenancy import throttle
+
+    cache.clear()
+    request = RequestFactory().post("/login/", REMOTE_ADDR="10.1.1.1")
+    waits = []
+    for _ in range(4):
+        throttle.record_failure(request, "victim@example.com")
+        waits.append(throttle.retry_after(request, "victim@example.com"))
+    assert waits[0] == 0  # one failure: no wait yet
+    assert 0 < waits[1] < waits[2] < 900  # slowing down, exponentially
+    assert waits[3] > 850  # locked
+    cache.clear()
+
+
 def test_state_changing_pages_need_csrf(db):
     from django.test import Client
 

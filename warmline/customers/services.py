@@ -435,12 +435,18 @@ def upsert_order(
     order, created = Order.objects.select_for_update().get_or_create(
         workspace=workspace, external_id=external_id, defaults={"customer": customer, **data}
     )
+    previous_customer_id = None
     if not created:
+        if order.customer_id != customer.pk:
+            previous_customer_id = order.customer_id
         order.customer = customer
         for k, v in data.items():
             setattr(order, k, v)
         order.save()
     recompute_lifetime_value(customer=customer)
+    if previous_customer_id is not None:
+        # The store moved the order to another customer: the first one's value shrinks.
+        recompute_lifetime_value(customer=Customer(pk=previous_customer_id))
     return order, created
 
 

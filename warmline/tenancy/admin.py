@@ -38,6 +38,11 @@ class ApiTokenAdmin(WorkspaceScopedAdmin):
     readonly_fields = ("prefix", "token_hash", "member", "workspace")
     list_filter = ("workspace",)
 
+    def has_add_permission(self, request):
+        # Tokens are issued by `warmline createmember --token` (or the service), which
+        # shows the secret once; a form here could only store a row without one.
+        return False
+
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(WorkspaceScopedAdmin):

@@ -1,4 +1,4 @@
-"""Back-office scoping: staff see only the workspaces they are members of.
+"""Back-office scoping: staff see only the workspaces they administer.
 
 Superusers (the operator running the installation) see everything. Another
 workspace's row is simply absent: the admin answers as for a missing object.
@@ -12,11 +12,17 @@ from .models import Member
 
 
 def workspace_ids_for(user) -> list[int] | None:
-    """None means unrestricted (superuser)."""
+    """Workspaces whose back office this user may open; None means all (superuser).
+
+    Only an admin membership counts: someone who administers one brand and is
+    an agent in another must not read the second brand's records in the admin.
+    """
     if user.is_superuser:
         return None
     return list(
-        Member.objects.filter(user=user, is_active=True).values_list("workspace_id", flat=True)
+        Member.objects.filter(user=user, is_active=True, role="admin").values_list(
+            "workspace_id", flat=True
+        )
     )
 
 
