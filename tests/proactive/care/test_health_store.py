@@ -149,9 +149,7 @@ def test_recompute_for_named_customers_only(clock, workspace, make_customer):
     assert not CustomerHealth.objects.filter(customer=b).exists()
 
 
-def test_an_ingested_message_rescores_the_customer(
-    workspace, django_capture_on_commit_callbacks
-):
+def test_an_ingested_message_rescores_the_customer(workspace, django_capture_on_commit_callbacks):
     from tests.web.conftest import ingest
 
     with django_capture_on_commit_callbacks(execute=True):

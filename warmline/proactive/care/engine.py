@@ -567,11 +567,37 @@ def _gates(workspace_id: int, ids: Sequence[int], now: dt.datetime) -> _Gates:
             .annotate(n=Count("id"))
             .order_by()
         )
+        for cid, n in other_proactive_sends(workspace_id, chunk, week_ago, now).items():
+            g.weekly[cid] = g.weekly.get(cid, 0) + n
         for cid, kind in Identity.objects.filter(
             workspace_id=workspace_id, customer_id__in=chunk
         ).values_list("customer_id", "kind"):
             g.reachable[cid].add(kind)
     return g
+
+
+def other_proactive_sends(
+    workspace_id: int, ids: Sequence[int], since: dt.datetime, until: dt.datetime
+) -> dict[int, int]:
+    """Proactive messages sent outside playbooks (trend outreach) count against the same
+    weekly cap; read through the app registry so care works with or without them."""
+    from django.apps import apps
+
+    try:
+        recipient = apps.get_model("proactive", "OutreachRecipient")
+    except LookupError:
+        return {}
+    return dict(
+        recipient.objects.filter(
+            workspace_id=workspace_id,
+            customer_id__in=list(ids),
+            sent_at__gt=since,
+            sent_at__lte=until,
+        )
+        .values_list("customer_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
 
 
 def pick_channel(customer: dict[str, Any], reachable: set[str], opted_out: set[str]) -> str:

@@ -23,12 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from warmline.conversations import services as conversations
-from warmline.conversations.models import (
-    Conversation,
-    EntryKind,
-    Priority,
-    Status,
-)
+from warmline.conversations.models import Conversation, EntryKind
 from warmline.customers.models import Customer, Lifecycle
 from warmline.errors import DomainError, InvalidInput, NotFound, PolicyDenied
 from warmline.proactive.health import COMPONENTS, CustomerFacts, HealthScore, score_customer
@@ -445,6 +440,10 @@ def _act(
                 contacted_at__gt=now - dt.timedelta(days=7),
                 contacted_at__lte=now,
             ).count()
+            week_ago = now - dt.timedelta(days=7)
+            sent += sum(
+                engine.other_proactive_sends(workspace.pk, [customer.pk], week_ago, now).values()
+            )
             if sent >= settings.weekly_cap:
                 verdict = Verdict.SKIP
                 note = _("weekly cap of %(n)d proactive contacts reached") % {
@@ -471,7 +470,7 @@ def _act(
         conversation = None
         owner = customer.owner
         if verdict == Verdict.CONTACT:
-            conversation = _send_message(workspace, pb, customer, d, channel, now)
+            conversation = _send_message(workspace, pb, customer, d, channel, outreach)
             outreach.conversation = conversation
             outreach.messaged = True
             outreach.save(update_fields=["conversation", "messaged", "updated_at"])
@@ -514,80 +513,38 @@ def _values(pb: Playbook, customer: Customer, d: Decision) -> dict[str, str]:
 
 
 def _send_message(
-    workspace: Workspace, pb: Playbook, customer: Customer, d: Decision, channel: str, now
+    workspace: Workspace,
+    pb: Playbook,
+    customer: Customer,
+    d: Decision,
+    channel: str,
+    outreach: Outreach,
 ) -> Conversation:
-    """A new outbound case for the message, then the one outbound path records the reply.
+    """Write first through the one outbound path (warmline.channels.outbound.send).
 
-    The case is pending (waiting on the customer) and tagged "proactive"; while the
-    customer has not answered it does not count as an open conversation for the gates.
+    send() opens a new pending case for the customer and records the message on its
+    timeline and in the outbox in this transaction; delivery happens after commit. The
+    case is tagged "proactive"; until the customer answers it does not count as an open
+    conversation for the gates. The outreach id is the send's idempotency key.
     """
+    from warmline.channels import outbound
+
     values = _values(pb, customer, d)
     text = render_message(pb.message_body, values)
     subject = render_message(pb.message_subject, values) if pb.message_subject else pb.name
-    number = conversations._allocate_numbers(workspace, 1)
-    conv = Conversation.objects.create(
+    message = outbound.send(
         workspace=workspace,
-        number=number,
+        actor=None,
         customer=customer,
-        subject=subject[:300],
-        status=Status.PENDING,
-        priority=Priority.NORMAL,
-        owner_id=customer.owner_id,
         channel=channel,
-        last_channel=channel,
-        opened_at=now,
-        last_activity_at=now,
-        tags=["proactive"],
-    )
-    deliver(workspace=workspace, conversation=conv, text=text, channel=channel, at=now)
-    return conv
-
-
-def deliver(
-    *, workspace: Workspace, conversation: Conversation, text: str, channel: str, at: dt.datetime
-) -> None:
-    """Hand the message to the one outbound path (warmline.channels, docs/channels.md).
-
-    Until the channels' ``send()`` lands, the message is recorded on the timeline as an
-    automated reply, queued, which is where the channel adapters deliver from.
-    """
-    send = _outbound_send()
-    if send is not None:
-        send(
-            workspace=workspace,
-            conversation=conversation,
-            text=text,
-            channel=channel,
-            member=None,
-            kind=EntryKind.ASSISTANT_REPLY,
-            at=at,
-        )
-        return
-    conversations.record_reply(
-        workspace=workspace,
-        member=None,
-        conversation=conversation,
         text=text,
-        channel=channel,
+        subject=subject[:300],
         kind=EntryKind.ASSISTANT_REPLY,
-        at=at,
+        idempotency_key=f"care-outreach-{outreach.pk}",
     )
-
-
-def _outbound_send():
-    """The channels' send() when it exists and takes the keywords above, else None."""
-    import inspect
-
-    try:
-        from warmline.channels import services as channel_services
-    except ImportError:
-        return None
-    send = getattr(channel_services, "send", None)
-    if send is None:
-        return None
-    params = inspect.signature(send).parameters
-    wanted = {"workspace", "conversation", "text", "channel", "member", "kind", "at"}
-    return send if wanted <= set(params) else None
+    conv = message.conversation
+    Conversation.objects.filter(pk=conv.pk).update(tags=[*conv.tags, "proactive"])
+    return conv
 
 
 def _offer_incentive(pb: Playbook, outreach: Outreach, owner: Member | None, conv) -> None:

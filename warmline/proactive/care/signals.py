@@ -121,6 +121,23 @@ def on_trend_fixed(sender, *, workspace_id, trend_id, customer_ids, title="", **
         log.exception("care: trend %s fixed could not be announced", trend_id)
 
 
+def on_trend_saved(sender, instance, created, **kwargs) -> None:
+    """The trends capability marks a trend fixed: tell its affected customers (once)."""
+    if getattr(instance, "state", None) != "fixed":
+        return
+    workspace_id, trend_id = instance.workspace_id, instance.pk
+
+    def enqueue() -> None:
+        from .tasks import trend_fixed
+
+        try:
+            trend_fixed(workspace_id, trend_id)
+        except Exception:  # noqa: BLE001 - never break the announcer
+            log.exception("care: trend %s fixed could not be announced", trend_id)
+
+    transaction.on_commit(enqueue)
+
+
 def connect() -> None:
     from warmline.conversations.signals import conversation_changed, message_ingested
     from warmline.customers.models import Customer, CustomerEvent, Order
@@ -132,6 +149,14 @@ def connect() -> None:
     post_save.connect(on_order_saved, sender=Order, dispatch_uid="care.order")
     post_save.connect(on_event_saved, sender=CustomerEvent, dispatch_uid="care.event")
     post_save.connect(on_customer_saved, sender=Customer, dispatch_uid="care.customer")
+    from django.apps import apps
+
+    try:
+        trend = apps.get_model("proactive", "Trend")
+    except LookupError:
+        trend = None
+    if trend is not None:
+        post_save.connect(on_trend_saved, sender=trend, dispatch_uid="care.trend")
     try:
         from warmline.proactive import signals as proactive_signals
     except ImportError:

@@ -60,6 +60,33 @@ def customer_changed(
         services.run_playbooks(workspace=workspace, customer_ids=[customer_id], triggers=wanted)
 
 
+@db_task()
+def trend_fixed(workspace_id: int, trend_id: int) -> int:
+    """Queue the trend-fixed trigger for every customer the trend affected."""
+    from django.apps import apps
+
+    workspace = Workspace.objects.filter(pk=workspace_id).first()
+    trend = (
+        apps.get_model("proactive", "Trend")
+        .objects.filter(workspace_id=workspace_id, pk=trend_id)
+        .first()
+    )
+    if workspace is None or trend is None:
+        return 0
+    affected = apps.get_model("proactive", "TrendConversation")
+    ids = affected.objects.filter(workspace_id=workspace_id, trend_id=trend_id).values_list(
+        "customer_id", flat=True
+    )
+    title = (trend.fix_summary or str(getattr(trend.topic, "label", "") or trend)).strip()
+    return services.announce_trend_fixed(
+        workspace=workspace,
+        trend_key=str(trend_id),
+        title=title[:200],
+        customer_ids=list(ids),
+        at=trend.fixed_at,
+    )
+
+
 @db_periodic_task(crontab(hour="2", minute="30"))
 def nightly_health() -> None:
     """Retrain churn models that are a week old (when history allows), rescore everyone."""
