@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from warmline.channels.models import OutboundMessage
 from warmline.errors import DomainError
 
 from . import services
@@ -80,11 +81,8 @@ def webhook(request: HttpRequest, key: str) -> HttpResponse:
     except DomainError as exc:
         log.warning("webhook %s refused: %s", key, exc.message)
         return _error(exc)
-    if result is None:
+    if result is None:  # a status for a message that is not ours
         return JsonResponse({"status": "ignored"})
-    entry = getattr(result, "entry", None)
-    if entry is not None:
-        return JsonResponse(
-            {"status": "stored", "id": entry.pk, "created": result.created}, status=200
-        )
-    return JsonResponse({"status": "updated", "outbound_id": result.pk})
+    if isinstance(result, OutboundMessage):
+        return JsonResponse({"status": "updated", "outbound_id": result.pk})
+    return JsonResponse({"status": "stored", "id": result.entry.pk, "created": result.created})
