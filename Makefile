@@ -19,7 +19,16 @@ $(BIN)/warmline: pyproject.toml
 	-$(BIN)/pip download -q --no-deps lifetimes==0.11.3 -d $(VENV)/wheels  # CDNOW data for the CLV test
 	@touch $(BIN)/warmline
 
-setup: $(BIN)/warmline ## Create the virtualenv and install everything (pinned)
+# Chart.js for the KPI dashboard: installed by name from the npm registry (package.json,
+# package-lock.json), copied into the ignored static/vendor/; never committed.
+VENDOR := warmline/web/static/vendor
+$(VENDOR)/chart.umd.js: package.json package-lock.json
+	@if command -v npm >/dev/null; then \
+	  npm ci --no-audit --no-fund --loglevel=error && mkdir -p $(VENDOR) && \
+	  cp node_modules/chart.js/dist/chart.umd.js $@; \
+	else echo "npm not found: the KPI dashboard will show its tables without charts" >&2; fi
+
+setup: $(BIN)/warmline $(VENDOR)/chart.umd.js ## Create the virtualenv and install everything (pinned)
 
 run: setup ## Set up, migrate SQLite under var/, load the demo, and serve at http://127.0.0.1:8000
 	$(BIN)/warmline migrate -v0
@@ -47,4 +56,4 @@ bench: setup ## Run the benchmarks (results in bench/results/)
 	$(BIN)/python bench/ingest.py
 
 clean: ## Remove the virtualenv and local data
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var node_modules $(VENDOR)

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 
-from warmline.insights.businesshours import Calendar
+import numpy as np
+import pytest
+
+from warmline.insights.businesshours import NONE_US, Calendar, to_us
 from warmline.tenancy.models import default_business_hours
 
 from .helpers import local
@@ -57,3 +61,63 @@ def test_dst_day_uses_wall_clock_hours():
 def test_local_date():
     cal = Calendar(time_zone="Europe/Madrid", hours=HOURS)
     assert cal.local_date(dt.datetime(2026, 1, 11, 23, 30, tzinfo=dt.UTC)) == dt.date(2026, 1, 12)
+
+
+def test_overlapping_windows_count_once():
+    cal = Calendar(time_zone="UTC", hours={"mon": [["09:00", "12:00"], ["11:00", "13:00"]]})
+    a = dt.datetime(2026, 1, 5, 0, tzinfo=dt.UTC)
+    assert cal.seconds_between(a, a + dt.timedelta(days=1)) == 4 * 3600
+
+
+def test_half_seconds_round_up():
+    cal = Calendar(time_zone="UTC", hours=HOURS)
+    a = dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC)
+    assert cal.seconds_between(a, a + dt.timedelta(seconds=2, microseconds=500_000)) == 3
+    assert cal.seconds_between(a, a + dt.timedelta(seconds=2, microseconds=499_999)) == 2
+
+
+ZONES = [
+    ("Europe/Madrid", HOURS, ["2026-01-06", "2026-03-30", "2026-10-26"]),
+    (
+        "America/New_York",
+        {"mon": [["08:00", "12:00"], ["13:00", "24:00"]], "sat": [["00:00", "03:00"]]},
+        [],
+    ),
+    # Lord Howe Island moves its clocks by 30 minutes, at an instant that is not a UTC hour.
+    ("Australia/Lord_Howe", {d: [["01:00", "04:00"]] for d in ("sat", "sun")}, ["2026-04-05"]),
+    ("Asia/Kolkata", HOURS, []),
+]
+
+
+@pytest.mark.parametrize(("zone", "hours", "holidays"), ZONES)
+def test_vectorised_forms_equal_the_loop(zone, hours, holidays):
+    """The full rebuild's NumPy forms give exactly what the per-conversation path gives."""
+    rng = random.Random(zone)
+    cal = Calendar(time_zone=zone, hours=hours, holidays=holidays)
+    base = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    starts, ends = [], []
+    for _ in range(400):
+        a = base + dt.timedelta(microseconds=rng.randrange(0, 330 * 86_400_000_000))
+        # Some half-second edges and some spans across weekends, DST switches and holidays.
+        span = rng.choice([0, 1, 2_500_000, rng.randrange(0, 9 * 86_400_000_000)])
+        starts.append(a)
+        ends.append(
+            a + dt.timedelta(microseconds=span) if rng.random() < 0.9 else a - dt.timedelta(hours=1)
+        )
+    # The instants right around Lord Howe's and Madrid's switches.
+    for edge in (
+        "2026-04-04T14:59:59",
+        "2026-04-04T15:00:00",
+        "2026-10-03T15:59:59",
+        "2026-03-29T00:59:59",
+    ):
+        moment = dt.datetime.fromisoformat(edge).replace(tzinfo=dt.UTC)
+        starts.append(moment)
+        ends.append(moment + dt.timedelta(hours=30))
+    s = np.array([to_us(x) for x in starts], dtype=np.int64)
+    e = np.array([to_us(x) for x in ends], dtype=np.int64)
+    got = (cal.business_us_between(s, e) + 500_000) // 1_000_000
+    assert got.tolist() == [cal.seconds_between(a, b) for a, b in zip(starts, ends, strict=True)]
+    days = cal.local_days(np.concatenate([s, e, [NONE_US]]))
+    expected = [(cal.local_date(x) - dt.date(1970, 1, 1)).days for x in starts + ends]
+    assert days.tolist() == [*expected, NONE_US]

@@ -11,13 +11,13 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from django.db.models import Count, Min, Q, QuerySet, Sum
+from django.db.models import Avg, Count, FloatField, Func, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from warmline.conversations.models import ACTIVE_STATUSES, Conversation
 
 from .definitions import BY_KEY, HEADLINE, derive
-from .models import DIMENSIONS, MEASURES, DailyRollup
+from .models import DIMENSIONS, MEASURES, DailyRollup, DailyTotal
 
 GRANULARITIES = ("day", "week", "month")
 
@@ -49,6 +49,10 @@ class Filters:
     channel: str | None = None
     tier: str | None = None
 
+    @property
+    def empty(self) -> bool:
+        return all(getattr(self, name) in (None, "") for name in DIMENSIONS)
+
     def q(self) -> Q:
         q = Q()
         for name in DIMENSIONS:
@@ -73,8 +77,13 @@ class Filters:
 NO_FILTERS = Filters()
 
 
-def _rows(workspace_ids: list[int], period: Period, filters: Filters) -> QuerySet[DailyRollup]:
-    return DailyRollup.objects.filter(
+def _rows(
+    workspace_ids: list[int], period: Period, filters: Filters, *, by: str | None = None
+) -> QuerySet:
+    """The roll-up rows to sum: the per-day totals when no dimension is filtered or
+    broken down (a year is 365 rows a workspace), the dimension buckets otherwise."""
+    model = DailyTotal if filters.empty and by in (None, "workspace_id") else DailyRollup
+    return model.objects.filter(
         filters.q(), workspace_id__in=workspace_ids, day__gte=period.start, day__lte=period.end
     )
 
@@ -116,19 +125,32 @@ def backlog(workspace_ids: list[int], filters: Filters = NO_FILTERS, now=None) -
         status__in=ACTIVE_STATUSES,
         merged_into__isnull=True,
     )
-    agg = qs.aggregate(n=Count("id"), oldest=Min("opened_at"))
+    agg = qs.aggregate(n=Count("id"), oldest=Min("opened_at"), mean=Avg(EpochSeconds("opened_at")))
     if not agg["n"]:
         return {"value": 0, "n": 0, "age_seconds": None, "oldest_seconds": None}
-    # An average over datetimes is not portable SQL; the backlog is small enough to stream.
-    total = sum(
-        (now - t).total_seconds() for t in qs.values_list("opened_at", flat=True).iterator()
-    )
     return {
         "value": agg["n"],
         "n": agg["n"],
-        "age_seconds": round(total / agg["n"]),
+        "age_seconds": round(now.timestamp() - agg["mean"]),
         "oldest_seconds": round((now - agg["oldest"]).total_seconds()),
     }
+
+
+class EpochSeconds(Func):
+    """Seconds since 1970 of a timestamp column, so the database averages the ages
+    (streaming a large backlog through Python cost more than every roll-up query)."""
+
+    template = "EXTRACT(EPOCH FROM %(expressions)s)"
+    output_field = FloatField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # Django stores SQLite timestamps as UTC text; julianday() reads it.
+        return self.as_sql(
+            compiler,
+            connection,
+            template="((julianday(%(expressions)s) - 2440587.5) * 86400.0)",
+            **extra,
+        )
 
 
 def _bucket_start(day: dt.date, granularity: str) -> dt.date:
@@ -181,7 +203,7 @@ def breakdown(
     if by not in (*DIMENSIONS, "workspace_id"):
         raise ValueError(by)
     rows = (
-        _rows(workspace_ids, period, filters)
+        _rows(workspace_ids, period, filters, by=by)
         .values(by)
         .annotate(**{m: Sum(m) for m in MEASURES})
         .order_by(by)

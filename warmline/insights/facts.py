@@ -9,10 +9,9 @@ checks them.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass
 
-from .businesshours import Calendar
+from .businesshours import Calendar, to_us, whole_seconds
 
 RESOLVED_STATUSES = ("resolved", "closed")
 CONVERSATION_FIELDS = (
@@ -81,10 +80,6 @@ def is_resolved(conv: ConvRow) -> bool:
     return conv.status in RESOLVED_STATUSES and conv.resolved_at is not None
 
 
-def bucket_key(day: dt.date, conv: ConvRow) -> str:
-    return f"{day.isoformat()}|{conv.team_id or 0}|{conv.owner_id or 0}|{conv.channel}|{conv.tier}"
-
-
 def parse_key(key: str) -> tuple[dt.date, int, int, str, str]:
     day, team, owner, channel, tier = key.split("|")
     return dt.date.fromisoformat(day), int(team), int(owner), channel, tier
@@ -96,43 +91,89 @@ def contribution(
     """{bucket key: {measure: amount}} for one conversation and its surveys."""
     if conv.merged_into_id is not None:
         return {}  # folded into another case: counting it would count that case twice
-    out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-
-    def add(moment: dt.datetime, **amounts: int) -> None:
-        bucket = out[bucket_key(cal.local_date(moment), conv)]
-        for name, amount in amounts.items():
-            bucket[name] += amount
-
-    add(conv.opened_at, opened=1)
+    first = None
     if conv.first_response_at is not None:
-        add(
-            conv.first_response_at,
-            responded=1,
-            frt_seconds=_seconds(conv.opened_at, conv.first_response_at),
-            frt_business_seconds=cal.seconds_between(conv.opened_at, conv.first_response_at),
+        first = (
+            cal.local_date(conv.first_response_at).isoformat(),
+            _seconds(conv.opened_at, conv.first_response_at),
+            cal.seconds_between(conv.opened_at, conv.first_response_at),
         )
+    resolved = None
     if is_resolved(conv):
-        sentiment = {}
-        if conv.sentiment_first is not None and conv.sentiment_last is not None:
-            sentiment = {
-                "sentiment_n": 1,
-                "sentiment_last_micro": micro(conv.sentiment_last),
-                "sentiment_change_micro": micro(conv.sentiment_last) - micro(conv.sentiment_first),
-            }
-        add(
-            conv.resolved_at,
-            resolved=1,
-            fcr=int(conv.customer_message_count == 1 and conv.reopen_count == 0),
-            reopened=int(conv.reopen_count > 0),
-            handoffs=conv.handoff_count,
-            res_seconds=_seconds(conv.opened_at, conv.resolved_at),
-            res_business_seconds=cal.seconds_between(conv.opened_at, conv.resolved_at),
-            **sentiment,
+        resolved = (
+            cal.local_date(conv.resolved_at).isoformat(),
+            _seconds(conv.opened_at, conv.resolved_at),
+            cal.seconds_between(conv.opened_at, conv.resolved_at),
         )
-    for survey in surveys:
-        add(survey.sent_at, surveys_sent=1, surveys_answered=int(survey.answered))
-    for answer in answers:
-        add(answer.answered_at, **answer_measures(answer.kind, answer.score))
+    return assemble(
+        suffix=dims_suffix(conv.team_id, conv.owner_id, conv.channel, conv.tier),
+        opened_day=cal.local_date(conv.opened_at).isoformat(),
+        first=first,
+        resolved=resolved,
+        fcr=int(conv.customer_message_count == 1 and conv.reopen_count == 0),
+        reopened=int(conv.reopen_count > 0),
+        handoffs=conv.handoff_count,
+        sentiment=(conv.sentiment_first, conv.sentiment_last),
+        surveys=[(cal.local_date(s.sent_at).isoformat(), s.answered) for s in surveys],
+        answers=[(cal.local_date(a.answered_at).isoformat(), a.kind, a.score) for a in answers],
+    )
+
+
+def dims_suffix(team_id: int | None, owner_id: int | None, channel: str, tier: str) -> str:
+    return f"|{team_id or 0}|{owner_id or 0}|{channel}|{tier}"
+
+
+def assemble(
+    *,
+    suffix: str,
+    opened_day: str,
+    first: tuple[str, int, int] | None,
+    resolved: tuple[str, int, int] | None,
+    fcr: int,
+    reopened: int,
+    handoffs: int,
+    sentiment: tuple[float | None, float | None],
+    surveys: list[tuple[str, bool]],
+    answers: list[tuple[str, str, int]],
+) -> dict[str, dict[str, int]]:
+    """The buckets from days and durations already worked out.
+
+    Shared by the per-conversation path (``contribution``) and the vectorised rebuild,
+    which works the days and business seconds out for a million rows at once: both
+    therefore put the same amounts in the same buckets.
+    """
+    out: dict[str, dict[str, int]] = {}
+
+    def add(day: str, amounts: dict[str, int]) -> None:
+        bucket = out.setdefault(day + suffix, {})
+        for name, amount in amounts.items():
+            if amount:
+                bucket[name] = bucket.get(name, 0) + amount
+
+    add(opened_day, {"opened": 1})
+    if first is not None:
+        day, secs, business = first
+        add(day, {"responded": 1, "frt_seconds": secs, "frt_business_seconds": business})
+    if resolved is not None:
+        day, secs, business = resolved
+        amounts = {
+            "resolved": 1,
+            "fcr": fcr,
+            "reopened": reopened,
+            "handoffs": handoffs,
+            "res_seconds": secs,
+            "res_business_seconds": business,
+        }
+        s_first, s_last = sentiment
+        if s_first is not None and s_last is not None:
+            amounts["sentiment_n"] = 1
+            amounts["sentiment_last_micro"] = micro(s_last)
+            amounts["sentiment_change_micro"] = micro(s_last) - micro(s_first)
+        add(day, amounts)
+    for day, answered in surveys:
+        add(day, {"surveys_sent": 1, "surveys_answered": int(answered)})
+    for day, kind, score in answers:
+        add(day, answer_measures(kind, score))
     return {k: {m: a for m, a in v.items() if a} for k, v in out.items()}
 
 
@@ -147,7 +188,7 @@ def answer_measures(kind: str, score: int) -> dict[str, int]:
 
 
 def _seconds(a: dt.datetime, b: dt.datetime) -> int:
-    return max(0, int(round((b - a).total_seconds())))
+    return max(0, whole_seconds(to_us(b) - to_us(a)))
 
 
 def difference(

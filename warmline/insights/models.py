@@ -42,14 +42,8 @@ MEASURES = (
 DIMENSIONS = ("team_id", "owner_id", "channel", "tier")
 
 
-class DailyRollup(models.Model):
-    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
-    day = models.DateField(help_text="Local date in the workspace's time zone.")
-    # 0 means "none": NULL would defeat the unique bucket key.
-    team_id = models.PositiveBigIntegerField(default=0)
-    owner_id = models.PositiveBigIntegerField(default=0)
-    channel = models.CharField(max_length=12, default="")
-    tier = models.CharField(max_length=12, default="")
+class Measures(models.Model):
+    """The additive measures (one column each, named as in MEASURES)."""
 
     opened = models.BigIntegerField(default=0)
     resolved = models.BigIntegerField(default=0)
@@ -77,6 +71,19 @@ class DailyRollup(models.Model):
     ces_easy = models.BigIntegerField(default=0)
 
     class Meta:
+        abstract = True
+
+
+class DailyRollup(Measures):
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(help_text="Local date in the workspace's time zone.")
+    # 0 means "none": NULL would defeat the unique bucket key.
+    team_id = models.PositiveBigIntegerField(default=0)
+    owner_id = models.PositiveBigIntegerField(default=0)
+    channel = models.CharField(max_length=12, default="")
+    tier = models.CharField(max_length=12, default="")
+
+    class Meta:
         constraints = [
             models.UniqueConstraint(
                 fields=["workspace", "day", "team_id", "owner_id", "channel", "tier"],
@@ -86,6 +93,22 @@ class DailyRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workspace_id} {self.day}"
+
+
+class DailyTotal(Measures):
+    """The same sums per workspace and day without dimensions: unfiltered queries
+    (the headline tiles, the operator view) read a year in 365 rows per workspace."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(help_text="Local date in the workspace's time zone.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "day"], name="rollup_total_unique_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workspace_id} {self.day} (total)"
 
 
 class ConversationContribution(models.Model):

@@ -12,13 +12,18 @@ from warmline.conversations.models import Conversation
 from warmline.feedback.models import Answer, Survey
 from warmline.tenancy.models import Workspace
 
-from .businesshours import Calendar
+from .businesshours import Calendar, to_us, whole_seconds
 from .engine import NO_FILTERS, Filters, Period
 from .models import MEASURES
 
 
 def _in(cal: Calendar, moment: dt.datetime | None, period: Period) -> bool:
     return moment is not None and period.start <= cal.local_date(moment) <= period.end
+
+
+def _whole(a: dt.datetime, b: dt.datetime) -> int:
+    """Elapsed whole seconds (halves up; a clock running backwards counts zero)."""
+    return max(0, whole_seconds(to_us(b) - to_us(a)))
 
 
 def _micro(x: float) -> int:
@@ -39,7 +44,7 @@ def sums_from_scratch(
                 out["opened"] += 1
             if _in(cal, c.first_response_at, period):
                 out["responded"] += 1
-                out["frt_seconds"] += round((c.first_response_at - c.opened_at).total_seconds())
+                out["frt_seconds"] += _whole(c.opened_at, c.first_response_at)
                 out["frt_business_seconds"] += cal.seconds_between(c.opened_at, c.first_response_at)
             resolved = c.status in ("resolved", "closed") and c.resolved_at is not None
             if resolved and _in(cal, c.resolved_at, period):
@@ -47,7 +52,7 @@ def sums_from_scratch(
                 out["fcr"] += c.customer_message_count == 1 and c.reopen_count == 0
                 out["reopened"] += c.reopen_count > 0
                 out["handoffs"] += c.handoff_count
-                out["res_seconds"] += round((c.resolved_at - c.opened_at).total_seconds())
+                out["res_seconds"] += _whole(c.opened_at, c.resolved_at)
                 out["res_business_seconds"] += cal.seconds_between(c.opened_at, c.resolved_at)
                 if c.sentiment_first is not None and c.sentiment_last is not None:
                     out["sentiment_n"] += 1
