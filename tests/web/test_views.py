@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from urllib.parse import unquote
 
 import pytest
 from django.urls import reverse
@@ -120,8 +122,17 @@ def test_inbox_pages_by_fifty(agent_client, workspace):
     page = agent_client.get(reverse("web:home"), {"view": "all"}).content.decode()
     assert page.count("data-row ") == 50
     assert 'rel="next"' in page
-    page2 = agent_client.get(reverse("web:home"), {"view": "all", "page": 2}).content.decode()
+    # Keyset pagination: the "Next" link carries the last row's position, not an offset.
+    after = re.search(r'after=([^"&]+)"', page).group(1)
+    page2 = agent_client.get(
+        reverse("web:home"), {"view": "all", "after": unquote(after)}
+    ).content.decode()
     assert page2.count("data-row ") == 5
+    assert 'rel="next"' not in page2
+    numbers = set(re.findall(r'data-row data-number="(\d+)"', page)) | set(
+        re.findall(r'data-row data-number="(\d+)"', page2)
+    )
+    assert len(numbers) == 55  # every row exactly once across the two pages
 
 
 def test_bulk_assign_and_resolve(agent_client, member, workspace):

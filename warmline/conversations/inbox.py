@@ -1,19 +1,30 @@
-"""The agent inbox: views, filters and sorts turned into one bounded query.
+"""The agent inbox: views, filters and sorts turned into bounded, index-walking queries.
 
-Every page is at most ``PAGE_SIZE`` rows fetched with their customer, owner and
-team in the same query; "is there a next page" costs one extra row, never a
-COUNT over a workspace's whole history. Tag filtering works on both SQLite and
+A page is at most ``PAGE_SIZE`` rows fetched with their customer, owner and team.
+Pages are keyset-paginated (``after`` names the last row seen), never OFFSET,
+and "is there a next page" costs one extra row, never a COUNT over a
+workspace's history.
+
+Why several small queries instead of one: a view covers several statuses
+(All = open, pending, snoozed; Resolved = resolved, closed) and a sort may be
+made of segments (priority: urgent, then high...; waiting: the waiting ones,
+then the rest). ``status IN (...) ORDER BY last_activity_at`` cannot walk one
+index in order, so the database sorts every matching row: a million resolved
+conversations per page view. One query per (segment, status) walks the index
+``(workspace, status[, priority], key)`` and stops after a page of rows; the
+pieces are merged in Python. Tag filtering works on both SQLite and
 PostgreSQL by matching the JSON-encoded tag inside the list's text form.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlencode
 
-from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, TextField, Value, When
+from django.db.models import Count, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 
 from warmline.tenancy.models import Member
@@ -27,6 +38,60 @@ SENTIMENTS = ("negative", "neutral", "positive")
 # Sentiment bands on the compound score in [-1, 1] (VADER convention, widened a little).
 NEGATIVE_BELOW = -0.3
 POSITIVE_ABOVE = 0.3
+WORKING = (Status.OPEN, Status.PENDING)
+VIEW_STATUSES: dict[str, tuple[str, ...]] = {
+    "mine": WORKING,
+    "unassigned": WORKING,
+    "team": WORKING,
+    "all": ACTIVE_STATUSES,
+    "snoozed": (Status.SNOOZED,),
+    "resolved": (Status.RESOLVED, Status.CLOSED),
+}
+PRIORITY_ORDER = (Priority.URGENT, Priority.HIGH, Priority.NORMAL, Priority.LOW)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A slice of a sort: rows matching ``where``, ordered by ``key`` (then id)."""
+
+    where: Q
+    key: str
+    descending: bool
+
+
+def segments(sort: str) -> list[Segment]:
+    if sort == "waiting":
+        # Longest-waiting first; conversations nobody waits on follow, most recent first.
+        return [
+            Segment(Q(waiting_since__isnull=False), "waiting_since", False),
+            Segment(Q(waiting_since__isnull=True), "last_activity_at", True),
+        ]
+    if sort == "priority":
+        return [Segment(Q(priority=p), "last_activity_at", True) for p in PRIORITY_ORDER]
+    return [Segment(Q(), "last_activity_at", True)]
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where the previous page ended: segment index, that row's sort key and id."""
+
+    segment: int
+    key: dt.datetime
+    id: int
+
+    def token(self) -> str:
+        return f"{self.segment}~{self.key.isoformat()}~{self.id}"
+
+    @classmethod
+    def parse(cls, token: str) -> Cursor | None:
+        try:
+            seg, key, pk = token.split("~")
+            parsed = dt.datetime.fromisoformat(key)
+            if parsed.tzinfo is None:
+                return None
+            return cls(int(seg), parsed, int(pk))
+        except (ValueError, TypeError):
+            return None
 
 
 @dataclass(frozen=True)
@@ -40,19 +105,21 @@ class InboxQuery:
     tag: str = ""
     sentiment: str = ""
     sort: str = "activity"
-    page: int = 1
+    after: str = ""  # a Cursor token: the page starts after that row
 
     def params(self, **override) -> str:
         """The query string for this query with some fields changed (for links)."""
         q = replace(self, **override)
         data = {k: v for k, v in q.__dict__.items() if v not in ("", None)}
-        if data.get("page") == 1:
-            data.pop("page")
         return urlencode(data)
 
     @property
     def params_without_page(self) -> str:
-        return self.params(page=1)
+        return self.params(after="")
+
+    @property
+    def cursor(self) -> Cursor | None:
+        return Cursor.parse(self.after) if self.after else None
 
 
 def parse(params: Mapping[str, str]) -> InboxQuery:
@@ -62,12 +129,9 @@ def parse(params: Mapping[str, str]) -> InboxQuery:
         value = (params.get(name) or "").strip()
         return value if value in allowed else default
 
-    try:
-        page = max(1, min(int(params.get("page") or 1), 10_000))
-    except ValueError:
-        page = 1
     owner = (params.get("owner") or "").strip()
     team = (params.get("team") or "").strip()
+    after = (params.get("after") or "").strip()[:80]
     return InboxQuery(
         view=pick("view", VIEWS, "mine"),
         channel=pick("channel", _channel_values()),
@@ -78,7 +142,7 @@ def parse(params: Mapping[str, str]) -> InboxQuery:
         tag=(params.get("tag") or "").strip()[:60],
         sentiment=pick("sentiment", SENTIMENTS),
         sort=pick("sort", SORTS, "activity"),
-        page=page,
+        after=after if Cursor.parse(after) else "",
     )
 
 
@@ -98,18 +162,15 @@ def _team_ids(member: Member) -> list[int]:
 
 
 def view_filter(member: Member, view: str) -> Q:
-    active = Q(status__in=[Status.OPEN, Status.PENDING])
+    """The view's condition (statuses included), for callers that want one queryset."""
+    cond = Q(status__in=VIEW_STATUSES.get(view, ACTIVE_STATUSES))
     if view == "mine":
-        return active & Q(owner_id=member.pk)
+        return cond & Q(owner_id=member.pk)
     if view == "unassigned":
-        return active & Q(owner__isnull=True)
+        return cond & Q(owner__isnull=True)
     if view == "team":
-        return active & Q(team_id__in=_team_ids(member))
-    if view == "snoozed":
-        return Q(status=Status.SNOOZED)
-    if view == "resolved":
-        return Q(status__in=[Status.RESOLVED, Status.CLOSED])
-    return Q(status__in=ACTIVE_STATUSES)
+        return cond & Q(team_id__in=_team_ids(member))
+    return cond
 
 
 def tag_filter(tag: str) -> Q:
@@ -121,14 +182,17 @@ def tag_filter(tag: str) -> Q:
     return cond
 
 
-def build(member: Member, q: InboxQuery) -> QuerySet[Conversation]:
-    qs = Conversation.objects.filter(workspace_id=member.workspace_id).filter(
-        view_filter(member, q.view)
-    )
+def _filtered(member: Member, q: InboxQuery) -> QuerySet[Conversation]:
+    """Everything but status and sort: workspace, the view's people, the filters."""
+    qs = Conversation.objects.filter(workspace_id=member.workspace_id)
+    if q.view == "mine":
+        qs = qs.filter(owner_id=member.pk)
+    elif q.view == "unassigned":
+        qs = qs.filter(owner__isnull=True)
+    elif q.view == "team":
+        qs = qs.filter(team_id__in=_team_ids(member))
     if q.channel:
         qs = qs.filter(Q(channel=q.channel) | Q(last_channel=q.channel))
-    if q.status:
-        qs = qs.filter(status=q.status)
     if q.priority:
         qs = qs.filter(priority=q.priority)
     if q.owner == "none":
@@ -145,23 +209,54 @@ def build(member: Member, q: InboxQuery) -> QuerySet[Conversation]:
         qs = qs.filter(sentiment_last__gt=POSITIVE_ABOVE)
     elif q.sentiment == "neutral":
         qs = qs.filter(sentiment_last__gte=NEGATIVE_BELOW, sentiment_last__lte=POSITIVE_ABOVE)
-    return _sorted(qs, q.sort).select_related("customer", "owner", "team")
+    return qs
 
 
-def _sorted(qs: QuerySet[Conversation], sort: str) -> QuerySet[Conversation]:
-    if sort == "waiting":
-        # Longest-waiting first; conversations nobody waits on go last.
-        return qs.order_by(F("waiting_since").asc(nulls_last=True), "-id")
-    if sort == "priority":
-        rank = Case(
-            When(priority=Priority.URGENT, then=Value(0)),
-            When(priority=Priority.HIGH, then=Value(1)),
-            When(priority=Priority.NORMAL, then=Value(2)),
-            default=Value(3),
-            output_field=IntegerField(),
+def statuses(q: InboxQuery) -> tuple[str, ...]:
+    """The view's statuses, narrowed by the status filter (empty when they exclude each other)."""
+    allowed = VIEW_STATUSES[q.view]
+    if q.status:
+        return tuple(s for s in allowed if s == q.status)
+    return allowed
+
+
+# The inbox shows these; everything else on the row (JSON settings, SLA state...) stays behind.
+ROW_FIELDS = (
+    "id",
+    "number",
+    "subject",
+    "status",
+    "priority",
+    "channel",
+    "last_channel",
+    "tags",
+    "sentiment_last",
+    "waiting_since",
+    "last_activity_at",
+    "owner_id",
+    "team_id",
+    "customer_id",
+    "customer__id",
+    "customer__name",
+    "owner__id",
+    "owner__display_name",
+    "team__id",
+    "team__name",
+)
+
+
+def _after(seg: Segment, cursor: Cursor) -> Q:
+    """Rows strictly after the cursor in this segment's order (a range the index can walk)."""
+    k = seg.key
+    if seg.descending:
+        return Q(**{f"{k}__lte": cursor.key}) & (
+            Q(**{f"{k}__lt": cursor.key}) | Q(id__lt=cursor.id)
         )
-        return qs.annotate(priority_rank=rank).order_by("priority_rank", "-last_activity_at", "-id")
-    return qs.order_by("-last_activity_at", "-id")
+    return Q(**{f"{k}__gte": cursor.key}) & (Q(**{f"{k}__gt": cursor.key}) | Q(id__gt=cursor.id))
+
+
+def _sort_key(seg: Segment):
+    return lambda c: (getattr(c, seg.key), c.id)
 
 
 @dataclass
@@ -169,18 +264,60 @@ class InboxPage:
     query: InboxQuery
     rows: list[Conversation]
     has_next: bool
+    next_after: str = ""
     counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def has_previous(self) -> bool:
-        return self.query.page > 1
+        return bool(self.query.after)
 
 
 def page(member: Member, q: InboxQuery) -> InboxPage:
-    """One page of rows: a single query (PAGE_SIZE + 1 rows tell whether more exist)."""
-    start = (q.page - 1) * PAGE_SIZE
-    rows = list(build(member, q)[start : start + PAGE_SIZE + 1])
-    return InboxPage(query=q, rows=rows[:PAGE_SIZE], has_next=len(rows) > PAGE_SIZE)
+    """One page of rows, plus one to tell whether more exist.
+
+    One query per (segment, status) pair, each walking an index in order and
+    stopping after the rows still needed; segments after the one that fills the
+    page are never queried.
+    """
+    need = PAGE_SIZE + 1
+    base = _filtered(member, q).select_related("customer", "owner", "team").only(*ROW_FIELDS)
+    cursor = q.cursor
+    found: list[tuple[int, Conversation]] = []
+    for index, seg in enumerate(segments(q.sort)):
+        if cursor and index < cursor.segment:
+            continue
+        qs = base.filter(seg.where)
+        if cursor and index == cursor.segment:
+            qs = qs.filter(_after(seg, cursor))
+        order = (f"-{seg.key}", "-id") if seg.descending else (seg.key, "id")
+        pieces: list[Conversation] = []
+        wanted = need - len(found)
+        for status in statuses(q):
+            part = qs.filter(status=status)
+            if len(pieces) >= wanted:
+                # A full page is already in hand: only rows that sort before its last can win.
+                pieces.sort(key=_sort_key(seg), reverse=seg.descending)
+                pieces = pieces[:wanted]
+                bound = getattr(pieces[-1], seg.key)
+                part = part.filter(**{f"{seg.key}__{'gte' if seg.descending else 'lte'}": bound})
+            pieces.extend(part.order_by(*order)[:wanted])
+        pieces.sort(key=_sort_key(seg), reverse=seg.descending)
+        found.extend((index, c) for c in pieces[: need - len(found)])
+        if len(found) >= need:
+            break
+    rows = [c for _, c in found[:PAGE_SIZE]]
+    has_next = len(found) > PAGE_SIZE
+    next_after = ""
+    if has_next:
+        index, last = found[PAGE_SIZE - 1]
+        seg = segments(q.sort)[index]
+        next_after = Cursor(index, getattr(last, seg.key), last.id).token()
+    return InboxPage(query=q, rows=rows, has_next=has_next, next_after=next_after)
+
+
+def build(member: Member, q: InboxQuery) -> QuerySet[Conversation]:
+    """The whole view as one queryset (for bulk actions and exports; pages use ``page``)."""
+    return _filtered(member, q).filter(status__in=statuses(q)).order_by("-last_activity_at", "-id")
 
 
 def view_counts(member: Member) -> dict[str, int]:
@@ -208,6 +345,8 @@ __all__ = [
     "InboxQuery",
     "build",
     "page",
+    "segments",
+    "statuses",
     "parse",
     "view_counts",
 ]

@@ -37,6 +37,8 @@ from warmline.tenancy.services import mark_read, memberships_for_user, notify
 from .context import member_language, member_view
 from .forms import CustomerForm, PreferencesForm, SavedReplyForm, ThrottledAuthenticationForm
 from .mentions import handle_of, notify_mentions
+from .rows import annotate_entries
+from .rows import present as present_rows
 
 TIMELINE_LIMIT = 150  # newest entries shown; older ones behind "show earlier"
 TIMELINE_FULL_LIMIT = 2000
@@ -122,7 +124,7 @@ def _inbox_context(request: HttpRequest) -> dict:
     return {
         "q": q,
         "page": result,
-        "rows": result.rows,
+        "rows": present_rows(result.rows),
         "counts": inbox.view_counts(member),
         "views": [
             ("mine", _("Mine")),
@@ -245,7 +247,8 @@ def _timeline(conv: Conversation, full: bool) -> tuple[list[TimelineEntry], bool
         .order_by("-occurred_at", "-id")[: limit + 1]
     )
     has_earlier = len(newest) > limit
-    return list(reversed(newest[:limit])), has_earlier
+    entries = annotate_entries(list(reversed(newest[:limit])), str(conv.customer))
+    return entries, has_earlier
 
 
 def _conversation_context(request: HttpRequest, conv: Conversation) -> dict:
