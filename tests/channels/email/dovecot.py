@@ -7,6 +7,7 @@ when it is absent. When the tests run as root, dovecot is started as
 
 from __future__ import annotations
 
+import imaplib
 import os
 import pwd
 import shutil
@@ -38,6 +39,7 @@ ssl_cert = <{root}/cert.pem
 ssl_key = <{root}/key.pem
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+auth_failure_delay = 0
 default_internal_user = {user}
 default_internal_group = {group}
 default_login_user = {user}
@@ -81,7 +83,8 @@ class Dovecot:
         for d in ("run", "state", "home"):
             (root / d).mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-days", "1",
              "-subj", "/CN=localhost", "-keyout", str(root / "key.pem"),
              "-out", str(root / "cert.pem")],
             check=True, capture_output=True, timeout=60,
@@ -136,8 +139,8 @@ class Dovecot:
                 self.proc.wait(timeout=5)
 
 
-@pytest.fixture
-def dovecot():
+@pytest.fixture(scope="module")
+def dovecot_server():
     if DOVECOT is None:
         pytest.skip("dovecot is not installed (Debian package dovecot-imapd)")
     # Not under pytest's tmp folder: that one is private to us, and dovecot may run as nobody.
@@ -149,3 +152,23 @@ def dovecot():
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def dovecot(dovecot_server):
+    """The module's server with an empty mailbox for each test."""
+    conn = imaplib.IMAP4("127.0.0.1", dovecot_server.imap_port, timeout=30)
+    try:
+        conn.login(USER, PASSWORD)
+        typ, folders = conn.list()
+        for line in folders or []:
+            name = line.decode().rsplit(" ", 1)[-1].strip('"')
+            if name != "INBOX":
+                conn.delete(name)
+        typ, data = conn.select("INBOX")
+        if int(data[0] or 0):
+            conn.store("1:*", "+FLAGS.SILENT", r"(\Deleted)")
+            conn.expunge()
+    finally:
+        conn.logout()
+    return dovecot_server
