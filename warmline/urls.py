@@ -16,5 +16,6 @@ urlpatterns = [
     path("", include("warmline.channels.chat.urls")),
     path("hooks/", include("warmline.channels.messaging.urls")),
     path("insights/", include("warmline.insights.urls")),
+    path("care/", include("warmline.proactive.care.urls")),
     path("", include("warmline.web.urls")),
 ]
