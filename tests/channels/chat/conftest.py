@@ -40,7 +40,7 @@ async def hello(comm: WebsocketCommunicator, token: str | None = None) -> dict:
     connected, code = await comm.connect()
     assert connected, code
     await comm.send_json_to({"type": "hello", "token": token})
-    welcome = await comm.receive_json_from(timeout=5)
+    welcome = await comm.receive_json_from(timeout=20)
     assert welcome["type"] == "welcome", welcome
     return welcome
 
@@ -49,6 +49,6 @@ async def say(comm: WebsocketCommunicator, text: str, client_id: str) -> dict:
     """Send one message; return the ack or error meant for it (skipping echoes)."""
     await comm.send_json_to({"type": "message", "text": text, "client_id": client_id})
     while True:
-        frame = await comm.receive_json_from(timeout=5)
+        frame = await comm.receive_json_from(timeout=20)
         if frame["type"] in ("ack", "error"):
             return frame

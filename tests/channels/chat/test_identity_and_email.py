@@ -25,7 +25,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 async def leave_email(comm, email: str) -> dict:
     await comm.send_json_to({"type": "email", "email": email})
     while True:
-        frame = await comm.receive_json_from(timeout=5)
+        frame = await comm.receive_json_from(timeout=20)
         if frame["type"] in ("email_saved", "error"):
             return frame
 
@@ -209,7 +209,7 @@ async def test_visitor_still_on_the_page_gets_the_reply_in_the_widget_not_by_ema
     entry = await sync_to_async(TimelineEntry.objects.get)(pk=ack["id"])
     msg = await sync_to_async(_reply)(shop, agent, entry.conversation_id, "Quick answer")
     while True:
-        frame = await comm.receive_json_from(timeout=5)
+        frame = await comm.receive_json_from(timeout=20)
         if frame["type"] == "message" and frame["message"]["author"] == "agent":
             break
     assert frame["message"]["text"] == "Quick answer"

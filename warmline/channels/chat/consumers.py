@@ -51,12 +51,18 @@ class WidgetConsumer(AsyncWebsocketConsumer):
         slug = self.scope["url_route"]["kwargs"]["workspace"]
         origin = _header(self.scope, b"origin")
         self.workspace = await database_sync_to_async(self._workspace)(slug)
+        # Refusals are accepted and closed at once with a reason code: a refused
+        # handshake looks like a network failure to the browser, which would make
+        # the widget retry forever. Nothing is read or sent before the close.
         if self.workspace is None:
+            await self.accept()
             await self.close(code=CLOSE_NOT_FOUND)
             return
         if not services.origin_allowed(self.workspace, origin):
             log.info("chat widget refused origin %r for %s", origin, slug)
+            await self.accept()
             await self.close(code=CLOSE_FORBIDDEN_ORIGIN)
+            self.workspace = None
             return
         self.origin = origin
         await self.accept()
@@ -75,6 +81,8 @@ class WidgetConsumer(AsyncWebsocketConsumer):
             await database_sync_to_async(services.socket_closed)(self.visitor)
 
     async def receive(self, text_data=None, bytes_data=None):
+        if self.workspace is None:
+            return
         if text_data is None or len(text_data) > MAX_FRAME:
             await self._error("too_long", "text", "The frame is too large.")
             return

@@ -106,10 +106,12 @@
     send({ type: "seen", id: id });
   }
 
+  var notice = "";
   function showStatus() {
-    if (!sock || sock.readyState !== 1 || !welcomed) statusEl.textContent = T.connecting;
-    else if (!available) statusEl.textContent = T.offline;
-    else statusEl.textContent = "";
+    var text = "";
+    if (!sock || sock.readyState !== 1 || !welcomed) text = T.connecting;
+    else if (!available) text = T.offline;
+    statusEl.textContent = notice ? (text ? text + " " : "") + notice : text;
     var needEmail = !state.email && (!available || state.askEmail);
     emailForm.classList.toggle("o", needEmail);
     $("email-note").textContent = available ? T.email_ask : T.offline_email;
@@ -154,7 +156,7 @@
       } else if (f.type === "email_saved") {
         state.email = f.email; state.askEmail = false; save();
         emailInput.value = "";
-        statusEl.textContent = T.email_thanks;
+        notice = T.email_thanks;
       } else if (f.type === "availability") {
         available = f.agents_available;
       } else if (f.type === "error") {
@@ -171,7 +173,11 @@
     sock.onclose = function (ev) {
       welcomed = false;
       showStatus();
-      if (ev.code === 4403 || ev.code === 4404) { statusEl.textContent = T.refused; return; }
+      if (ev.code === 4403 || ev.code === 4404) {
+        notice = T.refused;
+        statusEl.textContent = T.refused;
+        return;
+      }
       retry();
     };
   }
