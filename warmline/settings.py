@@ -230,7 +230,17 @@ else:
 
 # --- Product defaults ------------------------------------------------------------
 WARMLINE_BULK_MAX = 1000
+# Seconds a bearer-token lookup is cached (0: every request reads the database).
+WARMLINE_TOKEN_CACHE_SECONDS = int(os.environ.get("WARMLINE_TOKEN_CACHE_SECONDS", "10"))
 WARMLINE_EMBEDDED_WORKER = os.environ.get("WARMLINE_EMBEDDED_WORKER", "1") == "1"
+# Email: "HOST:PORT" makes `warmline serve` run the inbound SMTP server too (empty: don't).
+WARMLINE_SMTPD = os.environ.get("WARMLINE_SMTPD", "")
+WARMLINE_EMAIL_MAX_MESSAGE_BYTES = int(
+    os.environ.get("WARMLINE_EMAIL_MAX_MESSAGE_BYTES", str(40 * 1024 * 1024))
+)
+WARMLINE_EMAIL_MAX_ATTACHMENT_BYTES = int(
+    os.environ.get("WARMLINE_EMAIL_MAX_ATTACHMENT_BYTES", str(25 * 1024 * 1024))
+)
 
 LOGGING = {
     "version": 1,

@@ -34,6 +34,36 @@ def test_revoked_tokens_and_inactive_members_are_refused(member):
     assert member_for_token(secret) is None
 
 
+@override_settings(WARMLINE_TOKEN_CACHE_SECONDS=300)
+def test_cached_token_lookups_forget_revocations_and_changes_at_once(member):
+    from warmline.tenancy.services import revoke_token
+
+    token, secret = issue_token(member=member)
+    assert member_for_token(secret) == member  # now cached
+    member.workspace.name = "Renamed"
+    member.workspace.save()
+    assert member_for_token(secret).workspace.name == "Renamed"
+    member.role = "lead"
+    member.save()
+    assert member_for_token(secret).role == "lead"
+    member.user.is_active = False
+    member.user.save()
+    assert member_for_token(secret) is None
+    member.user.is_active = True
+    member.user.save()
+    assert member_for_token(secret) == member
+    revoke_token(member=member, token_id=token.pk)
+    assert member_for_token(secret) is None
+
+
+@override_settings(WARMLINE_TOKEN_CACHE_SECONDS=300)
+def test_each_request_gets_its_own_copy_of_a_cached_member(member):
+    _, secret = issue_token(member=member)
+    first = member_for_token(secret)
+    first.role = "admin"  # a handler changing its copy must not leak into the next request
+    assert member_for_token(secret).role == "agent"
+
+
 @override_settings(WARMLINE_LOGIN_SOFT_LIMIT=3, WARMLINE_LOGIN_HARD_LIMIT=5)
 def test_repeated_failed_sign_ins_slow_down_then_lock(client, db):
     from django.core.cache import cache

@@ -5,3 +5,8 @@ class TenancyConfig(AppConfig):
     name = "warmline.tenancy"
     label = "tenancy"
     verbose_name = "Workspaces and members"
+
+    def ready(self) -> None:
+        from . import signals
+
+        signals.connect()
