@@ -59,13 +59,17 @@ def search_customers(*, workspace: Workspace, query: str = "") -> QuerySet[Custo
     query = query.strip()
     if not query:
         return qs.order_by("-id")
-    cond = Q(name__icontains=query)
     ids = set()
     lowered = query.lower()
+    # Names never hold an "@": an email query skips the name scan (a full-table LIKE).
+    cond = Q(name__icontains=query) if "@" not in query else Q(pk__in=[])
     if "@" in query:
+        # A whole address is an exact lookup on the unique index; a fragment is a prefix scan.
+        whole = "." in lowered.rpartition("@")[2]
+        lookup = {"value": lowered} if whole else {"value__startswith": lowered}
         ids.update(
             Identity.objects.filter(
-                workspace=workspace, kind=IdentityKind.EMAIL, value__startswith=lowered
+                workspace=workspace, kind=IdentityKind.EMAIL, **lookup
             ).values_list("customer_id", flat=True)[:200]
         )
     digits = "".join(c for c in query if c.isdigit())
