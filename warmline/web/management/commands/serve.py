@@ -33,6 +33,14 @@ class Command(BaseCommand):
             consumer = HUEY.create_consumer(workers=2, worker_type="thread", periodic=True)
             consumer.start()
             self.stdout.write("Embedded worker started (2 threads).")
+        smtpd = None
+        if getattr(settings, "WARMLINE_SMTPD", ""):
+            from warmline.channels.email.smtpd import make_controller
+
+            smtp_host, _, smtp_port = settings.WARMLINE_SMTPD.rpartition(":")
+            smtpd = make_controller(smtp_host or "127.0.0.1", int(smtp_port))
+            smtpd.start()
+            self.stdout.write(f"Inbound SMTP server listening on {settings.WARMLINE_SMTPD}")
         self.stdout.write(f"Warmline is serving at http://{host}:{port}/")
         try:
             uvicorn.run(
@@ -44,5 +52,8 @@ class Command(BaseCommand):
                 ws="websockets",
             )
         finally:
+            if smtpd is not None:
+                smtpd.stop()
+                smtpd.handler.close()
             if consumer is not None:
                 consumer.stop(graceful=True)
