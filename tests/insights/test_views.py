@@ -67,3 +67,18 @@ def test_operator_page(signed_in, member, other_workspace):
 
 def test_login_required(client, db):
     assert client.get("/insights/").status_code == 302
+
+
+def test_dashboard_speaks_spanish(signed_in, member):
+    member.locale = "es"
+    member.save()
+    body = signed_in.get("/insights/").content.decode()
+    assert "KPI de lealtad y atención" in body and "sin datos" in body
+    assert "Resolución en el primer contacto" in body and "Unir los puntos" in body
+
+
+def test_breakdown_shows_names_and_member_filter(signed_in, workspace, member):
+    team = TeamFactory(workspace=workspace, name="Billing")
+    body = signed_in.get(f"/insights/?by=team_id&owner_id={member.pk}").content.decode()
+    assert f'<option value="{member.pk}" selected>' in body
+    assert "Billing" in body

@@ -116,7 +116,7 @@ def kpi_workspaces(request, p: Q[KpiParams]):
     q = _query(request, p)
     if p.format == "csv":
         return _csv(q, "workspaces")
-    rows = engine.per_workspace(q.workspaces, q.period)
+    rows = engine.per_workspace(q.workspaces, q.period, q.filters)
     return {
         **_meta(q),
         "rows": [{"workspace": r["workspace"].slug, "kpis": r["kpis"]} for r in rows],

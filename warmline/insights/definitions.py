@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy as _
+
 
 def _ratio(num: float, den: float, scale: float = 1.0) -> float | None:
     return None if not den else round(scale * num / den, 4)
@@ -16,7 +18,7 @@ def _ratio(num: float, den: float, scale: float = 1.0) -> float | None:
 @dataclass(frozen=True)
 class Kpi:
     key: str
-    label: str
+    label: str  # translatable (lazy): str() it where text is needed
     unit: str  # "score", "%", "seconds", "count", "ratio", "sentiment", "points"
     better: str  # "up", "down" or "" (neither)
     headline: bool
@@ -27,7 +29,7 @@ class Kpi:
 KPIS: tuple[Kpi, ...] = (
     Kpi(
         "nps",
-        "NPS",
+        _("NPS"),
         "score",
         "up",
         True,
@@ -36,7 +38,7 @@ KPIS: tuple[Kpi, ...] = (
     ),
     Kpi(
         "csat",
-        "CSAT (% 4–5)",
+        _("CSAT (% 4–5)"),
         "%",
         "up",
         True,
@@ -45,7 +47,7 @@ KPIS: tuple[Kpi, ...] = (
     ),
     Kpi(
         "csat_mean",
-        "CSAT mean (1–5)",
+        _("CSAT mean (1–5)"),
         "score",
         "up",
         False,
@@ -54,7 +56,7 @@ KPIS: tuple[Kpi, ...] = (
     ),
     Kpi(
         "ces",
-        "CES mean (1–7)",
+        _("CES mean (1–7)"),
         "score",
         "up",
         True,
@@ -63,7 +65,7 @@ KPIS: tuple[Kpi, ...] = (
     ),
     Kpi(
         "ces_easy",
-        "CES % 5–7",
+        _("CES % 5–7"),
         "%",
         "up",
         False,
@@ -72,7 +74,7 @@ KPIS: tuple[Kpi, ...] = (
     ),
     Kpi(
         "response_rate",
-        "Survey response rate",
+        _("Survey response rate"),
         "%",
         "up",
         False,
@@ -81,7 +83,7 @@ KPIS: tuple[Kpi, ...] = (
     ),
     Kpi(
         "fcr",
-        "First-contact resolution",
+        _("First-contact resolution"),
         "%",
         "up",
         True,
@@ -90,7 +92,7 @@ KPIS: tuple[Kpi, ...] = (
     ),
     Kpi(
         "first_response",
-        "First response time",
+        _("First response time"),
         "seconds",
         "down",
         True,
@@ -99,7 +101,7 @@ KPIS: tuple[Kpi, ...] = (
     ),
     Kpi(
         "first_response_business",
-        "First response (business hours)",
+        _("First response (business hours)"),
         "seconds",
         "down",
         True,
@@ -108,7 +110,7 @@ KPIS: tuple[Kpi, ...] = (
     ),
     Kpi(
         "resolution",
-        "Resolution time",
+        _("Resolution time"),
         "seconds",
         "down",
         True,
@@ -117,7 +119,7 @@ KPIS: tuple[Kpi, ...] = (
     ),
     Kpi(
         "resolution_business",
-        "Resolution (business hours)",
+        _("Resolution (business hours)"),
         "seconds",
         "down",
         True,
@@ -126,7 +128,7 @@ KPIS: tuple[Kpi, ...] = (
     ),
     Kpi(
         "reopen_rate",
-        "Reopen rate",
+        _("Reopen rate"),
         "%",
         "down",
         True,
@@ -135,7 +137,7 @@ KPIS: tuple[Kpi, ...] = (
     ),
     Kpi(
         "handoffs",
-        "Handoffs per conversation",
+        _("Handoffs per conversation"),
         "ratio",
         "down",
         False,
@@ -144,7 +146,7 @@ KPIS: tuple[Kpi, ...] = (
     ),
     Kpi(
         "sentiment",
-        "Average end sentiment",
+        _("Average end sentiment"),
         "sentiment",
         "up",
         True,
@@ -153,17 +155,17 @@ KPIS: tuple[Kpi, ...] = (
     ),
     Kpi(
         "sentiment_change",
-        "Sentiment change (end − start)",
+        _("Sentiment change (end − start)"),
         "sentiment",
         "up",
         False,
         "sentiment_n",
         lambda s: _ratio(s["sentiment_change_micro"], s["sentiment_n"] * 1_000_000),
     ),
-    Kpi("opened", "Conversations opened", "count", "", False, "opened", lambda s: s["opened"]),
+    Kpi("opened", _("Conversations opened"), "count", "", False, "opened", lambda s: s["opened"]),
     Kpi(
         "resolved",
-        "Conversations resolved",
+        _("Conversations resolved"),
         "count",
         "",
         False,

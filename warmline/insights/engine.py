@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import zoneinfo
 from dataclasses import dataclass
 
 from django.db.models import Avg, Count, FloatField, Func, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from warmline.conversations.models import ACTIVE_STATUSES, Conversation
+from warmline.tenancy.models import Team, Workspace
 
 from .definitions import BY_KEY, HEADLINE, derive
 from .models import DIMENSIONS, MEASURES, DailyRollup, DailyTotal
@@ -112,8 +114,62 @@ def kpis(
             else round(figure["value"] - before, 4)
         )
     current["backlog"] = backlog(workspace_ids, filters)
-    current["handle_time"] = {"value": None, "n": 0, "note": "no call or work-time data"}
+    current["handle_time"] = handle_time(workspace_ids, period, filters)
+    before = handle_time(workspace_ids, period.previous(), filters)["value"]
+    now_value = current["handle_time"]["value"]
+    current["handle_time"]["previous"] = before
+    current["handle_time"]["change"] = (
+        None if now_value is None or before is None else round(now_value - before, 4)
+    )
     return current
+
+
+def handle_time(workspace_ids: list[int], period: Period, filters: Filters = NO_FILTERS) -> dict:
+    """Average handle time (talk + hold + after-call work) of answered calls that ended in
+    the period, from the voice channel's call records; shown, never a headline.
+
+    A member filter means calls that member handled; a team filter, calls its members
+    handled. Calls carry no tier, and only the voice channel has them.
+    """
+    from warmline.channels.voice import services as voice
+
+    if filters.tier:
+        return {"value": None, "n": 0, "note": "calls are not split by tier"}
+    if filters.channel and filters.channel != "voice":
+        return {"value": None, "n": 0, "note": "handle time comes from voice calls"}
+    agents = None
+    if filters.owner_id:
+        agents = [filters.owner_id]
+    elif filters.team_id:
+        agents = list(
+            Team.members.through.objects.filter(team_id=filters.team_id).values_list(
+                "member_id", flat=True
+            )
+        )
+    n, total = 0, 0.0
+    parts = {"talk_seconds": 0, "hold_seconds": 0, "after_call_work_seconds": 0}
+    for workspace in Workspace.objects.filter(pk__in=workspace_ids).only("time_zone"):
+        start, end = local_range(workspace.time_zone, period)
+        found = voice.handle_time(
+            workspace_ids=[workspace.pk], start=start, end=end, agent_ids=agents
+        )
+        if found["n"]:
+            n += found["n"]
+            total += found["value"] * found["n"]
+            for key in parts:
+                parts[key] += found[key]
+    return {"value": round(total / n, 1) if n else None, "n": n, **parts}
+
+
+def local_range(time_zone: str, period: Period) -> tuple[dt.datetime, dt.datetime]:
+    """The period's local days as a UTC-comparable [start, end) pair."""
+    try:
+        zone = zoneinfo.ZoneInfo(time_zone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = zoneinfo.ZoneInfo("UTC")
+    start = dt.datetime.combine(period.start, dt.time(), tzinfo=zone)
+    end = dt.datetime.combine(period.end + dt.timedelta(days=1), dt.time(), tzinfo=zone)
+    return start, end
 
 
 def backlog(workspace_ids: list[int], filters: Filters = NO_FILTERS, now=None) -> dict:
@@ -257,15 +313,15 @@ def headline(workspace_ids: list[int], period: Period, filters: Filters = NO_FIL
     return {k: figures[k] for k in (*HEADLINE, "backlog")}
 
 
-def per_workspace(workspaces, period: Period) -> list[dict]:
+def per_workspace(workspaces, period: Period, filters: Filters = NO_FILTERS) -> list[dict]:
     """The operator view: headline KPIs for each workspace, one grouped query per period."""
     rows = {
         r["key"]: r["kpis"]
-        for r in breakdown([w.pk for w in workspaces], period, by="workspace_id")
+        for r in breakdown([w.pk for w in workspaces], period, filters, by="workspace_id")
     }
     empty = derive(_zero())
     return [{"workspace": w, "kpis": rows.get(w.pk, empty)} for w in workspaces]
 
 
 def label(key: str) -> str:
-    return BY_KEY[key].label if key in BY_KEY else key
+    return str(BY_KEY[key].label) if key in BY_KEY else key

@@ -22,13 +22,25 @@ def kpi_table(figures: dict) -> list[list[str]]:
             rows.append(
                 [
                     k.key,
-                    k.label,
+                    str(k.label),
                     _fmt(f["value"]),
                     _fmt(f["n"]),
                     _fmt(f.get("previous")),
                     _fmt(f.get("change")),
                 ]
             )
+    if "handle_time" in figures:
+        h = figures["handle_time"]
+        rows.append(
+            [
+                "handle_time",
+                "Average handle time of calls (s)",
+                _fmt(h["value"]),
+                _fmt(h["n"]),
+                _fmt(h.get("previous")),
+                _fmt(h.get("change")),
+            ]
+        )
     if "backlog" in figures:
         b = figures["backlog"]
         rows.append(["backlog", "Backlog", _fmt(b["value"]), _fmt(b["n"]), "", ""])
@@ -108,7 +120,7 @@ def table_rows(
     if table == "workspaces":
         items = [
             {"key": r["workspace"].slug, "kpis": r["kpis"]}
-            for r in engine.per_workspace(query.workspaces, period)
+            for r in engine.per_workspace(query.workspaces, period, query.filters)
         ]
         return keyed_table("workspace", items)
     if table == "correlations":

@@ -6,6 +6,7 @@ from django.contrib.staticfiles import finders
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.dateparse import parse_date
+from django.utils.translation import gettext_lazy as _
 
 from warmline.errors import DomainError
 from warmline.web.context import member_view
@@ -15,6 +16,12 @@ from .definitions import BY_KEY, HEADLINE
 
 CHART_JS = "vendor/chart.umd.js"
 BREAKDOWNS = ("channel", "team_id", "owner_id", "tier")
+BREAKDOWN_LABELS = {
+    "channel": _("Channel"),
+    "team_id": _("Team"),
+    "owner_id": _("Member"),
+    "tier": _("Tier"),
+}
 
 
 def _int(value: str | None) -> int | None:
@@ -77,14 +84,35 @@ def _without(request: HttpRequest, *names: str) -> str:
 
 def _filter_choices(member) -> dict:
     from warmline.customers.models import Channel, Tier
-    from warmline.tenancy.models import Team
+    from warmline.tenancy.models import Member, Team
 
     return {
         "period_choices": (7, 30, 90, 365),
-        "channels": Channel.values,
-        "tiers": Tier.values,
+        "channels": Channel.choices,
+        "tiers": Tier.choices,
         "teams": Team.objects.filter(workspace=member.workspace).order_by("name"),
+        "members": Member.objects.filter(workspace=member.workspace).select_related("user"),
     }
+
+
+def _named(rows: list[dict], by: str, workspace) -> list[dict]:
+    """Breakdown keys as people read them: team and member names, channel and tier labels."""
+    from warmline.customers.models import Channel, Tier
+    from warmline.tenancy.models import Member, Team
+
+    names: dict = {}
+    if by == "team_id":
+        names = dict(Team.objects.filter(workspace=workspace).values_list("pk", "name"))
+    elif by == "owner_id":
+        names = {m.pk: str(m) for m in Member.objects.filter(workspace=workspace)}
+    elif by == "channel":
+        names = dict(Channel.choices)
+    elif by == "tier":
+        names = dict(Tier.choices)
+    for row in rows:
+        key = row["key"]
+        row["name"] = names.get(key, key) if key not in (0, "", None) else _("(none)")
+    return rows
 
 
 @member_view
@@ -120,8 +148,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "handle_time": figures["handle_time"],
         "weeks": weeks,
         "by": by,
-        "breakdown": engine.breakdown(q.workspace_ids, q.period, q.filters, by),
-        "breakdowns": BREAKDOWNS,
+        "breakdown": _named(
+            engine.breakdown(q.workspace_ids, q.period, q.filters, by), by, request.member.workspace
+        ),
+        "breakdowns": list(BREAKDOWN_LABELS.items()),
+        "by_label": BREAKDOWN_LABELS[by],
         "dots": dots,
         # json_script encodes (dates included): a pre-encoded string would arrive as a string.
         "chart_data": chart_data,
@@ -139,7 +170,7 @@ def operator(request: HttpRequest) -> HttpResponse:
         q = _query(request, scope="all")
     except DomainError as exc:
         return _error(request, exc)
-    rows = engine.per_workspace(q.workspaces, q.period)
+    rows = engine.per_workspace(q.workspaces, q.period, q.filters)
     ctx = {
         "member": request.member,
         "memberships": getattr(request, "memberships", []),
