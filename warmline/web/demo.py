@@ -462,8 +462,13 @@ def _history(ws, rng, agents, teams, people, count, start, end, stdout):
             ),
         )
         conv = first.conversation
-        owner = c.owner or next(
-            (a for a in agents if lang in a.languages and rng.random() < 0.5), agents[1]
+        # Routing may already have given the case an owner (the customer's advocate
+        # first); keep that choice rather than transferring the case without reason.
+        by_pk = {a.pk: a for a in agents}
+        owner = (
+            by_pk.get(conv.owner_id)
+            or c.owner
+            or next((a for a in agents if lang in a.languages and rng.random() < 0.5), agents[1])
         )
         t = at + dt.timedelta(minutes=rng.randint(2, 240))
         conv = conversations.update_conversation(
