@@ -347,3 +347,18 @@ def test_preferences_change_language(agent_client, member):
     member.refresh_from_db()
     assert member.locale == "es"
     assert "Preferencias" in agent_client.get(reverse("web:preferences")).content.decode()
+
+
+def test_member_of_several_brands_picks_a_workspace_after_sign_in(client, member, other_workspace):
+    MemberFactory(workspace=other_workspace, user=member.user)
+    response = client.post(
+        reverse("web:login"),
+        {"username": member.user.username, "password": "correct horse battery"},
+    )
+    assert response["Location"] == reverse("web:pick_workspace")
+    picker = client.get(reverse("web:pick_workspace")).content.decode()
+    assert "Choose a workspace" in picker and "Globex" in picker and "Acme" in picker
+    client.get(reverse("web:switch_workspace", args=["globex"]))
+    assert '<span class="ws">Globex</span>' in client.get(reverse("web:home")).content.decode()
+    # Someone else's workspace cannot be chosen.
+    assert client.get(reverse("web:switch_workspace", args=["nowhere"])).status_code == 404

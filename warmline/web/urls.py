@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.SignInView.as_view(), name="login"),
     path("logout/", views.sign_out, name="logout"),
+    path("workspaces/", views.pick_workspace, name="pick_workspace"),
     path("workspace/<slug:slug>/", views.switch_workspace, name="switch_workspace"),
     path("inbox/rows/", views.inbox_rows, name="inbox_rows"),
     path("inbox/bulk/", views.inbox_bulk, name="inbox_bulk"),

@@ -34,7 +34,7 @@ from warmline.knowledge import services as knowledge
 from warmline.tenancy.models import Member, Notification, Team
 from warmline.tenancy.services import mark_read, memberships_for_user, notify
 
-from .context import member_language, member_view
+from .context import current_member, member_language, member_view
 from .forms import CustomerForm, PreferencesForm, SavedReplyForm, ThrottledAuthenticationForm
 from .mentions import handle_of, notify_mentions
 from .rows import annotate_entries
@@ -48,6 +48,28 @@ class SignInView(LoginView):
     template_name = "web/login.html"
     authentication_form = ThrottledAuthenticationForm
     redirect_authenticated_user = True
+
+    def get_success_url(self) -> str:
+        """A member of several brands picks one first (unless a page asked for them)."""
+        if not self.get_redirect_url() and len(memberships_for_user(self.request.user)) > 1:
+            return reverse("web:pick_workspace")
+        return super().get_success_url()
+
+
+@login_required
+def pick_workspace(request: HttpRequest) -> HttpResponse:
+    """The workspace picker: one link per brand the signed-in person serves."""
+    memberships = memberships_for_user(request.user)
+    if not memberships:
+        return render(request, "web/no_workspace.html", status=403)
+    member = current_member(request)
+    with translation.override(member_language(member)):
+        request.LANGUAGE_CODE = member_language(member)
+        return render(
+            request,
+            "web/pick_workspace.html",
+            {"memberships": memberships, "chosen": request.session.get("workspace_id")},
+        )
 
 
 @require_POST

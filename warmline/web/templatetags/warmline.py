@@ -118,3 +118,16 @@ def order_status_label(value):
         return OrderStatus(value).label
     except ValueError:
         return value
+
+
+@register.filter
+def language_name(code):
+    """'es' -> 'Spanish' / 'español' in the active language; the code itself when unknown."""
+    from django.utils.translation import get_language_info
+
+    if not code:
+        return ""
+    try:
+        return _(get_language_info(str(code).split("-")[0].lower())["name"])
+    except KeyError:
+        return code
