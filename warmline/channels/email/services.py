@@ -11,9 +11,12 @@ the reason — never dropped.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import re
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +24,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
@@ -171,8 +175,42 @@ def address_for(recipient: str) -> EmailAddress | None:
     )
 
 
+# Routing is read at RCPT and again for DATA, for every message: keep answers briefly.
+# Changes made in this process clear it at once (signals); other processes see them
+# within ROUTE_CACHE_SECONDS.
+ROUTE_CACHE_SECONDS = 10.0
+_routes: dict[str, tuple[float, Workspace | None]] = {}
+_routes_lock = threading.Lock()
+
+
+def workspace_for(recipient: str) -> Workspace | None:
+    """The workspace mail for ``recipient`` belongs to (a private copy), or None."""
+    base, _token = split_reply_address(recipient or "")
+    now = time.monotonic()
+    hit = _routes.get(base)
+    if hit is None or hit[0] < now:
+        row = address_for(base)
+        ws = row.workspace if row is not None else None
+        with _routes_lock:
+            if len(_routes) > 10_000:
+                _routes.clear()
+            _routes[base] = (now + ROUTE_CACHE_SECONDS, ws)
+    else:
+        ws = hit[1]
+    return copy.copy(ws) if ws is not None else None
+
+
+def forget_routes(**_kwargs: Any) -> None:
+    with _routes_lock:
+        _routes.clear()
+
+
+post_save.connect(forget_routes, sender=EmailAddress, dispatch_uid="email-routes-save")
+post_delete.connect(forget_routes, sender=EmailAddress, dispatch_uid="email-routes-delete")
+
+
 def is_known_recipient(recipient: str) -> bool:
-    return address_for(recipient) is not None
+    return workspace_for(recipient) is not None
 
 
 # --- Taking mail in --------------------------------------------------------------------
@@ -262,9 +300,9 @@ def _targets(recipients: list[str], workspace: Workspace | None) -> list[Workspa
         return [workspace]
     seen: dict[int, Workspace] = {}
     for rcpt in recipients:
-        row = address_for(rcpt)
-        if row is not None and row.workspace_id not in seen:
-            seen[row.workspace_id] = row.workspace
+        ws = workspace_for(rcpt)
+        if ws is not None and ws.pk not in seen:
+            seen[ws.pk] = ws
     return list(seen.values())
 
 
