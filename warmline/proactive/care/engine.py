@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 from django.db.models import Count, Max
 from django.utils.translation import gettext as _
 
@@ -187,30 +188,40 @@ def _after_purchase(pb: Playbook, now, ids) -> list[Candidate]:
 def _inactivity(pb: Playbook, now, ids) -> list[Candidate]:
     """Beyond `threshold` usual gaps (default 2) since the last purchase or activity.
 
-    Reads the facts stored with the health score (recomputed nightly and on change),
-    moved forward by the time since they were computed.
+    Reads the cadence stored with the health score (recomputed nightly and on change):
+    the last active day and the customer's median gap between active days.
     """
+    from .scoring import _day
+
     factor = pb.threshold if pb.threshold is not None else DEFAULT_INACTIVITY_FACTOR
-    qs = _in(CustomerHealth.objects.filter(workspace_id=pb.workspace_id), "customer_id", ids)
+    table = CustomerHealth._meta.db_table
+    qs = (
+        _in(CustomerHealth.objects.filter(workspace_id=pb.workspace_id), "customer_id", ids)
+        .filter(usual_gap_days__gt=0, last_activity_on__isnull=False)
+        .annotate(last=_day(f"{table}.last_activity_on"))
+        .values_list("customer_id", "last", "usual_gap_days")
+    )
+    rows = list(qs)
+    if not rows:
+        return []
+    from .scoring import day_offset
+
+    cid = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    last = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)) - day_offset()
+    gap = np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows))
+    days = now.date().toordinal() - last
+    lapsed = np.nonzero(days > factor * gap)[0]
     out = []
-    for cid, facts, computed in qs.values_list("customer_id", "facts", "computed_at").iterator(
-        chunk_size=IN_CHUNK
-    ):
-        since, gap = facts.get("days_since_activity"), facts.get("usual_gap_days")
-        if since is None or not gap:
-            continue
-        elapsed = (now.date() - computed.date()).days
-        days = since + max(0, elapsed)
-        if days > factor * gap:
-            last = computed.date() - dt.timedelta(days=int(since))
-            out.append(
-                Candidate(
-                    cid,
-                    f"inactive:{last:%Y-%m-%d}",
-                    _("%(days)d days since last activity, usually every %(gap)g days")
-                    % {"days": days, "gap": gap},
-                )
+    for k in lapsed.tolist():
+        last_date = dt.date.fromordinal(int(last[k]))
+        out.append(
+            Candidate(
+                int(cid[k]),
+                f"inactive:{last_date:%Y-%m-%d}",
+                _("%(days)d days since last activity, usually every %(gap)g days")
+                % {"days": int(days[k]), "gap": float(gap[k])},
             )
+        )
     return out
 
 

@@ -55,8 +55,12 @@ class CustomerHealth(WorkspaceScoped):
     trend = models.CharField(max_length=4, choices=Trend.choices, default=Trend.FLAT)
     # Points per component in health.COMPONENTS order: the score is their sum.
     points = models.JSONField(default=list)
-    # The facts the score was computed from, so the panel can explain every point.
-    facts = models.JSONField(default=dict)
+    # The facts the score was computed from (a list in scoring.FACT_FIELDS order), so the
+    # panel can explain every point.
+    facts = models.JSONField(default=list)
+    # Cadence, kept as columns so the inactivity trigger reads them without decoding JSON.
+    last_activity_on = models.DateField(null=True, blank=True)
+    usual_gap_days = models.FloatField(null=True, blank=True)
     churn_probability = models.FloatField(null=True, blank=True)
     computed_at = models.DateTimeField()
 

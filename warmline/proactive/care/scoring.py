@@ -13,20 +13,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Avg, Count, Max, Min, Q
+from django.db.models import Avg, Count, IntegerField, Max, Min, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from warmline.conversations.models import ACTIVE_STATUSES, Conversation, EntryKind, TimelineEntry
 from warmline.customers.models import Customer, CustomerEvent, Lifecycle, Order, OrderStatus
 from warmline.proactive import churn
-from warmline.proactive.health import COMPONENTS, FactsBatch, HealthConfig, score_batch
+from warmline.proactive.health import FactsBatch, HealthConfig, score_batch
 from warmline.tenancy.models import Workspace
 
 from .models import CareSettings, ChurnModelRecord, CustomerHealth, HealthSnapshot
@@ -92,8 +92,9 @@ class Facts:
     tier: list[str]
     preferred_channel: list[str]
     churned: np.ndarray
+    last_day: np.ndarray  # database day number of the last activity (NaN: none)
 
-    def row(self, i: int) -> dict[str, Any]:
+    def row(self, i: int) -> dict[str, Any]:  # used by tests and tools, not the batch path
         out: dict[str, Any] = {}
         for name in FACT_FIELDS:
             v = float(self.columns[name][i])
@@ -118,6 +119,59 @@ def _filter(qs, field: str, customer_ids: Sequence[int] | None):
     return qs if customer_ids is None else qs.filter(**{f"{field}__in": customer_ids})
 
 
+def _day(column: str) -> RawSQL:
+    """The UTC calendar day of a date/datetime column as an integer (the date's ordinal plus
+    a per-database offset, see `day_offset`). Computed in SQL so that 100k rows cost no
+    Python datetime conversions."""
+    table, col = column.split(".")
+    qn = connection.ops.quote_name
+    ref = f"{qn(table)}.{qn(col)}"
+    if connection.vendor == "sqlite":
+        # julianday starts at noon; +0.5 makes the integer part change at midnight
+        sql = f"CAST(julianday({ref}) + 0.5 AS INTEGER)"
+    elif connection.vendor == "postgresql":
+        sql = f"(CAST({ref} AS date) - DATE '1970-01-01')"
+    else:  # pragma: no cover - the two supported databases are above
+        raise NotImplementedError(connection.vendor)
+    return RawSQL(sql, [], output_field=IntegerField())  # noqa: S611 - no user input
+
+
+def day_offset() -> int:
+    """What `_day` adds to a date's ordinal on this database."""
+    if connection.vendor == "sqlite":
+        return 1721425
+    return -dt.date(1970, 1, 1).toordinal()
+
+
+def _ordinal(day: int | None) -> int | None:
+    return None if day is None else int(day) - day_offset()
+
+
+def _to_json_rows(matrix: np.ndarray, decimals: int) -> list[str]:
+    """One JSON array per row (NaN as null) from one C-speed json.dumps of the whole matrix."""
+    if len(matrix) == 0:
+        return []
+    rounded = np.round(matrix, decimals).astype(object)
+    rounded[np.isnan(matrix)] = None
+    text = json.dumps(rounded.tolist(), separators=(",", ":"))
+    return ["[" + part + "]" for part in text[2:-2].split("],[")]
+
+
+def facts_dict(stored: Any) -> dict[str, Any]:
+    """Stored facts (a list in FACT_FIELDS order; older rows a dict) as a dict."""
+    if isinstance(stored, dict):
+        return {k: v for k, v in stored.items() if k in FACT_FIELDS}
+    if isinstance(stored, list) and len(stored) == len(FACT_FIELDS):
+        out = dict(zip(FACT_FIELDS, stored, strict=True))
+        for name in COUNT_FIELDS:
+            out[name] = int(out[name] or 0)
+        return out
+    return {}
+
+
+COUNT_FIELDS = ("open_issues", "reopened_issues", "contacts_recent", "escalations")
+
+
 def gather_facts(
     *, workspace: Workspace, now: dt.datetime, customer_ids: Sequence[int] | None = None
 ) -> Facts:
@@ -125,10 +179,14 @@ def gather_facts(
     customers = list(
         _filter(Customer.objects.filter(workspace=workspace), "pk", customer_ids)
         .order_by("pk")
+        .annotate(
+            since_day=_day(f"{Customer._meta.db_table}.customer_since"),
+            created_day=_day(f"{Customer._meta.db_table}.created_at"),
+        )
         .values_list(
             "pk",
-            "customer_since",
-            "created_at",
+            "since_day",
+            "created_day",
             "lifetime_value",
             "tier",
             "preferred_channel",
@@ -141,32 +199,42 @@ def gather_facts(
     cols = {name: np.full(n, np.nan) for name in FACT_FIELDS}
     for name in ("open_issues", "reopened_issues", "contacts_recent", "escalations"):
         cols[name][:] = 0.0
-    today = now.date()
-    for i, (_pk, since, created, *_rest) in enumerate(customers):
-        start = since or (created.date() if created else today)
-        cols["tenure_days"][i] = max(0, (today - start).days)
+    today = now.date().toordinal()
+    offset = day_offset()
+    start = np.fromiter(
+        (
+            (c[1] if c[1] is not None else (c[2] if c[2] is not None else today + offset))
+            for c in customers
+        ),
+        dtype=np.float64,
+        count=n,
+    )
+    cols["tenure_days"] = np.maximum(0.0, today + offset - start)
+    last_day = np.full(n, np.nan)
     if n == 0:
-        return Facts(ids, cols, np.zeros(0), np.zeros(0), [], [], np.zeros(0, dtype=bool))
+        return Facts(ids, cols, np.zeros(0), np.zeros(0), [], [], np.zeros(0, dtype=bool), last_day)
 
     # sentiment: the mean of the customer's messages in this window and the one before
     recent_from, previous_from = now - SENTIMENT_WINDOW, now - 2 * SENTIMENT_WINDOW
-    sentiments = _filter(
-        TimelineEntry.objects.filter(
-            workspace=workspace,
-            kind=EntryKind.CUSTOMER_MESSAGE,
-            sentiment__isnull=False,
-            occurred_at__gte=previous_from,
-            occurred_at__lte=now,
-        ),
-        "conversation__customer_id",
-        customer_ids,
-    ).values_list(
-        "conversation__customer_id",
+    sentiments = (
+        _filter(
+            TimelineEntry.objects.filter(
+                workspace=workspace,
+                kind=EntryKind.CUSTOMER_MESSAGE,
+                sentiment__isnull=False,
+                occurred_at__gte=previous_from,
+                occurred_at__lte=now,
+            ),
+            "conversation__customer_id",
+            customer_ids,
+        )
+        .values_list("conversation__customer_id")
+        .annotate(
+            recent=Avg("sentiment", filter=Q(occurred_at__gte=recent_from)),
+            previous=Avg("sentiment", filter=Q(occurred_at__lt=recent_from)),
+        )
+        .order_by()
     )
-    sentiments = sentiments.annotate(
-        recent=Avg("sentiment", filter=Q(occurred_at__gte=recent_from)),
-        previous=Avg("sentiment", filter=Q(occurred_at__lt=recent_from)),
-    ).order_by()
     for cid, recent, previous in sentiments:
         i = index.get(cid)
         if i is not None:
@@ -179,6 +247,8 @@ def gather_facts(
 
     # issues, escalations and contacts come from the customer's cases
     week_ago, window_from = now - CONTACT_WEEK, now - ISSUE_WINDOW
+    week_day = (now - CONTACT_WEEK).date().toordinal() + offset
+    week_frac = week_ago - dt.datetime.combine(week_ago.date(), dt.time(), week_ago.tzinfo)
     cases = (
         _filter(
             Conversation.objects.filter(workspace=workspace, opened_at__lte=now),
@@ -192,10 +262,11 @@ def gather_facts(
             escalated=Count("id", filter=Q(escalated_at__gte=window_from)),
             recent=Count("id", filter=Q(opened_at__gte=week_ago)),
             earlier=Count("id", filter=Q(opened_at__lt=week_ago)),
-            first=Min("opened_at"),
+            first=Min(_day(f"{Conversation._meta.db_table}.opened_at")),
         )
         .order_by()
     )
+    week_len = CONTACT_WEEK.total_seconds() / 86400
     for cid, open_, reopened, escalated, recent, earlier, first in cases:
         i = index.get(cid)
         if i is None:
@@ -204,43 +275,13 @@ def gather_facts(
         cols["reopened_issues"][i] = reopened
         cols["escalations"][i] = escalated
         cols["contacts_recent"][i] = recent
-        if earlier and first is not None and first < week_ago:
-            weeks = max(1.0, (week_ago - first).total_seconds() / CONTACT_WEEK.total_seconds())
-            cols["contacts_baseline"][i] = earlier / weeks
+        if earlier and first is not None:
+            # whole days from the first case to the start of the recent week, at least a week
+            span = week_day - first + week_frac.total_seconds() / 86400
+            cols["contacts_baseline"][i] = earlier / max(1.0, span / week_len)
 
     _survey_facts(workspace, now, customer_ids, index, cols)
-
-    # recency and cadence: order days and activity events, per customer
-    days: dict[int, set[dt.date]] = defaultdict(set)
-    order_counts = np.zeros(n)
-    orders = _filter(
-        Order.objects.filter(workspace=workspace, placed_at__isnull=False, placed_at__lte=now),
-        "customer_id",
-        customer_ids,
-    ).exclude(status=OrderStatus.CANCELLED)
-    for cid, placed in orders.values_list("customer_id", "placed_at").iterator(chunk_size=CHUNK):
-        days[cid].add(placed.date())
-        i = index.get(cid)
-        if i is not None:
-            order_counts[i] += 1
-    events = _filter(
-        CustomerEvent.objects.filter(
-            workspace=workspace, type__in=ACTIVITY_EVENT_TYPES, occurred_at__lte=now
-        ),
-        "customer_id",
-        customer_ids,
-    )
-    for cid, at in events.values_list("customer_id", "occurred_at").iterator(chunk_size=CHUNK):
-        days[cid].add(at.date())
-    for cid, seen in days.items():
-        i = index.get(cid)
-        if i is None:
-            continue
-        ordered = sorted(seen)
-        cols["days_since_activity"][i] = max(0, (today - ordered[-1]).days)
-        if len(ordered) >= 2:
-            gaps = [(b - a).days for a, b in zip(ordered, ordered[1:], strict=False)]
-            cols["usual_gap_days"][i] = float(np.median(gaps))
+    order_counts = _cadence(workspace, now, customer_ids, index, cols, last_day)
 
     return Facts(
         ids=ids,
@@ -250,7 +291,71 @@ def gather_facts(
         tier=[c[4] for c in customers],
         preferred_channel=[c[5] or "" for c in customers],
         churned=np.fromiter((c[6] == Lifecycle.CHURNED for c in customers), dtype=bool, count=n),
+        last_day=last_day,
     )
+
+
+def _cadence(workspace, now, customer_ids, index, cols, last_day) -> np.ndarray:
+    """Days since the last purchase or activity, and the median gap between active days.
+
+    Day numbers come from SQL; grouping, gaps and per-customer medians are numpy.
+    """
+    n = len(index)
+    orders = (
+        _filter(
+            Order.objects.filter(workspace=workspace, placed_at__isnull=False, placed_at__lte=now),
+            "customer_id",
+            customer_ids,
+        )
+        .exclude(status=OrderStatus.CANCELLED)
+        .annotate(day=_day(f"{Order._meta.db_table}.placed_at"))
+        .values_list("customer_id", "day")
+    )
+    events = (
+        _filter(
+            CustomerEvent.objects.filter(
+                workspace=workspace, type__in=ACTIVITY_EVENT_TYPES, occurred_at__lte=now
+            ),
+            "customer_id",
+            customer_ids,
+        )
+        .annotate(day=_day(f"{CustomerEvent._meta.db_table}.occurred_at"))
+        .values_list("customer_id", "day")
+    )
+    who: list[int] = []
+    days: list[int] = []
+    order_counts = np.zeros(n)
+    for source, counts in ((orders, True), (events, False)):
+        for cid, day in source.iterator(chunk_size=CHUNK):
+            i = index.get(cid)
+            if i is None or day is None:
+                continue
+            who.append(i)
+            days.append(day)
+            if counts:
+                order_counts[i] += 1
+    if not who:
+        return order_counts
+    w = np.asarray(who, dtype=np.int64)
+    d = np.asarray(days, dtype=np.int64)
+    base = int(d.min())
+    span = int(d.max()) - base + 1
+    pairs = np.unique(w * span + (d - base))  # distinct (customer, day), sorted
+    c, day = pairs // span, pairs % span + base
+    ends = np.r_[np.nonzero(np.diff(c))[0], len(c) - 1]
+    today = now.date().toordinal() + day_offset()
+    last_day[c[ends]] = day[ends]
+    cols["days_since_activity"][c[ends]] = np.maximum(0, today - day[ends])
+    same = np.diff(c) == 0
+    if same.any():
+        gc, gap = c[1:][same], np.diff(day)[same]
+        order = np.lexsort((gap, gc))
+        gc, gap = gc[order], gap[order]
+        groups, first, count = np.unique(gc, return_index=True, return_counts=True)
+        lo = gap[first + (count - 1) // 2]
+        hi = gap[first + count // 2]
+        cols["usual_gap_days"][groups] = (lo + hi) / 2.0
+    return order_counts
 
 
 def _survey_facts(workspace, now, customer_ids, index, cols) -> None:
@@ -294,12 +399,19 @@ def train_workspace_churn_model(
     labels = facts.churned.astype(int)
     churn.check_history(labels)
     rows = facts.churn_rows()
-    auc = None
+    # a fact nobody in this workspace has (no CSAT asked, say) carries no information and
+    # would be dropped by the imputer: leave it out of the model's features
+    numeric = tuple(
+        name
+        for name in CHURN_SPEC.numeric
+        if any(r.get(name) is not None and r.get(name) == r.get(name) for r in rows)
+    )
+    spec = churn.FeatureSpec(numeric=numeric, categorical=CHURN_SPEC.categorical)
     try:
-        auc = float(np.mean(churn.cross_validated_auc(rows, labels, CHURN_SPEC, folds=5)))
+        auc = float(np.mean(churn.cross_validated_auc(rows, labels, spec, folds=5)))
     except ValueError:
         auc = None
-    model = churn.train_churn_model(rows, labels, CHURN_SPEC)
+    model = churn.train_churn_model(rows, labels, spec)
     return ChurnModelRecord.objects.create(
         workspace=workspace,
         model=model.to_dict(),
@@ -322,6 +434,28 @@ class Recomputed:
     seconds_write: float = 0.0
 
 
+def churn_probabilities(model: churn.ChurnModel, facts: Facts) -> np.ndarray:
+    """The model's predictions straight from the fact columns (vectorised; the same
+    numbers as ``model.predict_proba(facts.churn_rows())``)."""
+    n = len(facts.ids)
+    extra = {"lifetime_value": facts.lifetime_value, "orders": facts.orders}
+    parts = []
+    for j, name in enumerate(model.spec.numeric):
+        col = extra.get(name, facts.columns.get(name))
+        col = np.full(n, np.nan) if col is None else np.asarray(col, dtype=np.float64)
+        col = np.where(np.isnan(col), model.numeric_fill[j], col)
+        parts.append(((col - model.numeric_mean[j]) / model.numeric_scale[j])[:, None])
+    cats = {"tier": facts.tier, "preferred_channel": facts.preferred_channel}
+    for name, values in zip(model.spec.categorical, model.categories, strict=True):
+        raw = np.asarray(
+            [v if v else churn.MISSING_CATEGORY for v in cats.get(name, [""] * n)], dtype=object
+        )
+        parts.append(np.stack([(raw == value) for value in values], axis=1).astype(np.float64))
+    design = np.hstack(parts) if parts else np.zeros((n, 0))
+    logits = design @ np.asarray(model.coef) + model.intercept
+    return 1.0 / (1.0 + np.exp(-logits))
+
+
 def recompute_health(
     *,
     workspace: Workspace,
@@ -339,14 +473,14 @@ def recompute_health(
     n = len(facts.ids)
     if n == 0:
         return Recomputed(0, 0)
-    previous = _previous(workspace, facts.ids, ids)
+    previous = _previous(workspace, ids)
     prev_scores = np.array([previous.get(int(c), (np.nan,))[0] for c in facts.ids])
     config = health_config(workspace)
     result = score_batch(FactsBatch(facts.columns), config, previous_scores=prev_scores)
     probabilities = np.full(n, np.nan)
     model = current_churn_model(workspace)
     if model is not None:
-        probabilities = model.predict_proba(facts.churn_rows())
+        probabilities = churn_probabilities(model, facts)
         probabilities[facts.churned] = np.nan
     t2 = time.perf_counter()
     snapshots = _write(workspace, now, facts, result, prev_scores, previous, probabilities)
@@ -355,9 +489,10 @@ def recompute_health(
 
 
 def _previous(
-    workspace: Workspace, ids: np.ndarray, only: Sequence[int] | None
-) -> dict[int, tuple[float, float | None, str, dt.datetime | None]]:
-    """Each customer's stored score, its previous score and arrow, and their latest snapshot."""
+    workspace: Workspace, only: Sequence[int] | None
+) -> dict[int, tuple[float, float | None, str, int | None]]:
+    """Each customer's stored score, its previous score and arrow, and the day number of
+    their latest snapshot."""
     qs = _filter(CustomerHealth.objects.filter(workspace=workspace), "customer_id", only)
     stored = {
         cid: (score, prev, trend, None)
@@ -365,8 +500,12 @@ def _previous(
             "customer_id", "score", "previous_score", "trend"
         )
     }
+    table = HealthSnapshot._meta.db_table
     snaps = _filter(HealthSnapshot.objects.filter(workspace=workspace), "customer_id", only)
-    for cid, last in snaps.values_list("customer_id").annotate(last=Max("computed_at")).order_by():
+    last_days = (
+        snaps.values_list("customer_id").annotate(last=Max(_day(f"{table}.computed_at"))).order_by()
+    )
+    for cid, last in last_days:
         if cid in stored:
             stored[cid] = (*stored[cid][:3], last)
     return stored
@@ -386,6 +525,8 @@ def _write(workspace, now, facts, result, prev_scores, previous, probabilities) 
         "trend",
         "points",
         "facts",
+        "last_activity_on",
+        "usual_gap_days",
         "churn_probability",
         "computed_at",
         "created_at",
@@ -413,49 +554,53 @@ def _write(workspace, now, facts, result, prev_scores, previous, probabilities) 
         f"VALUES ({', '.join(['%s'] * len(snap_cols))})"
     )
     stamp = connection.ops.adapt_datetimefield_value(now)
-    today = now.date()
+    today = now.date().toordinal() + day_offset()
     scores = np.round(result.scores, 2).tolist()
-    points = np.round(result.points, 3).tolist()
+    points = _to_json_rows(result.points, 3)
+    fact_rows = _to_json_rows(np.stack([facts.columns[f] for f in FACT_FIELDS], axis=1), 4)
     trends = result.trend.tolist()
     prev = prev_scores.tolist()
     probs = probabilities.tolist()
+    gaps = facts.columns["usual_gap_days"].tolist()
+    offset = day_offset()
+    last_on = [
+        None if d != d else dt.date.fromordinal(int(d) - offset).isoformat()
+        for d in facts.last_day.tolist()
+    ]
     ids = facts.ids.tolist()
+    ws = workspace.pk
     rows, snaps = [], []
     for i, cid in enumerate(ids):
-        p = None if math.isnan(prev[i]) else prev[i]
-        prob = None if math.isnan(probs[i]) else round(probs[i], 4)
+        p = None if prev[i] != prev[i] else prev[i]
+        prob = None if probs[i] != probs[i] else round(probs[i], 4)
         stored = previous.get(cid)
         trend, shown_prev = TREND_NAMES[trends[i]], p
         if stored is not None and abs(scores[i] - stored[0]) < 0.01:
             # nothing changed: keep the arrow against the score before the last change
             shown_prev, trend = stored[1], stored[2]
-        facts_json = json.dumps(facts.row(i), separators=(",", ":"))
         rows.append(
-            [
-                workspace.pk,
+            (
+                ws,
                 cid,
                 scores[i],
                 shown_prev,
                 trend,
-                json.dumps(points[i], separators=(",", ":")),
-                facts_json,
+                points[i],
+                fact_rows[i],
+                last_on[i],
+                None if gaps[i] != gaps[i] else gaps[i],
                 prob,
                 stamp,
                 stamp,
                 stamp,
-            ]
+            )
         )
         last_snapshot = stored[3] if stored is not None else None
-        moved = p is None or abs(scores[i] - p) >= SNAPSHOT_MIN_CHANGE
-        if moved or last_snapshot is None or last_snapshot.date() != today:
-            snaps.append([workspace.pk, cid, scores[i], prob, stamp, stamp, stamp])
+        if p is None or abs(scores[i] - p) >= SNAPSHOT_MIN_CHANGE or last_snapshot != today:
+            snaps.append((ws, cid, scores[i], prob, stamp, stamp, stamp))
     with transaction.atomic(), connection.cursor() as cursor:
         for start in range(0, len(rows), CHUNK):
             cursor.executemany(sql, rows[start : start + CHUNK])
         for start in range(0, len(snaps), CHUNK):
             cursor.executemany(snap_sql, snaps[start : start + CHUNK])
     return len(snaps)
-
-
-def component_names() -> tuple[str, ...]:
-    return COMPONENTS

@@ -143,9 +143,7 @@ def health_for(*, workspace: Workspace, customer_id: int, history: int = 12) -> 
     if row is None:
         return None
     config = scoring.health_config(workspace)
-    facts = CustomerFacts(
-        **{k: v for k, v in (row.facts or {}).items() if k in scoring.FACT_FIELDS}
-    )
+    facts = CustomerFacts(**scoring.facts_dict(row.facts))
     explained = score_customer(facts, config, previous_score=row.previous_score)
     points = list(
         HealthSnapshot.objects.filter(workspace=workspace, customer_id=customer_id)
