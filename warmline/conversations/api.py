@@ -346,14 +346,17 @@ def update_conversation(request, conversation_id: int, payload: ConversationPatc
 def reply(request, conversation_id: int, payload: ReplyIn):
     ws = _ws(request)
     conv = services.get_conversation(workspace=ws, conversation_id=conversation_id)
-    entry = services.record_reply(
+    # The one outbound path (channels.outbound): recorded, then delivered by the channel.
+    from warmline.channels import outbound
+
+    sent = outbound.send(
         workspace=ws,
-        member=request.member,
+        actor=request.member,
         conversation=conv,
         text=payload.text,
         channel=payload.channel,
     )
-    return Status(201, entry)
+    return Status(201, sent.entry)
 
 
 @router.post("/conversations/{conversation_id}/notes", response={201: EntryOut, **ERRORS})
