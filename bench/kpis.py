@@ -404,14 +404,15 @@ def load_duckdb(ws):
 
 STATUS_CODES = {"open": 0, "pending": 1, "snoozed": 2, "resolved": 3, "closed": 4}
 KIND_CODES = {"nps": 0, "csat": 1, "ces": 2}
+# Local dates need a time-zone conversion per row; DuckDB only converts rows whose UTC
+# instant lies within two days of the period (CASE evaluates its branch on those rows).
+LOCAL = "CASE WHEN {col} BETWEEN $lo AND $hi THEN (timezone('{tz}', to_timestamp({col})))::date END"
 DUCK_SQL = """
 WITH c AS (
   SELECT *,
-    (timezone('{tz}', to_timestamp(opened)))::date AS d_open,
-    CASE WHEN isnan(first) THEN NULL ELSE (timezone('{tz}', to_timestamp(first)))::date END
-      AS d_first,
-    CASE WHEN isnan(resolved) OR status NOT IN (3, 4) THEN NULL
-      ELSE (timezone('{tz}', to_timestamp(resolved)))::date END AS d_res
+    {d_open} AS d_open,
+    {d_first} AS d_first,
+    CASE WHEN status IN (3, 4) THEN {d_res} END AS d_res
   FROM convs
 )
 SELECT
@@ -429,10 +430,15 @@ SELECT
   coalesce(sum(round(sl * 1e6) - round(sf * 1e6)) FILTER (d_res BETWEEN $s AND $e
     AND NOT isnan(sf) AND NOT isnan(sl)), 0) AS sentiment_change_micro
 FROM c
-"""
+""".format(
+    d_open=LOCAL.format(col="opened", tz="{tz}"),
+    d_first=LOCAL.format(col="first", tz="{tz}"),
+    d_res=LOCAL.format(col="resolved", tz="{tz}"),
+)
 DUCK_SURVEYS = """
 SELECT count(*) AS surveys_sent, count(*) FILTER (answered = 1) AS surveys_answered
-FROM surveys WHERE (timezone('{tz}', to_timestamp(sent)))::date BETWEEN $s AND $e
+FROM surveys WHERE sent BETWEEN $lo AND $hi
+  AND (timezone('{tz}', to_timestamp(sent)))::date BETWEEN $s AND $e
 """
 DUCK_ANSWERS = """
 SELECT
@@ -445,14 +451,18 @@ SELECT
   count(*) FILTER (kind = 2) AS ces_n,
   coalesce(sum(score) FILTER (kind = 2), 0) AS ces_sum,
   count(*) FILTER (kind = 2 AND score >= 5) AS ces_easy
-FROM answers WHERE (timezone('{tz}', to_timestamp(answered)))::date BETWEEN $s AND $e
+FROM answers WHERE answered BETWEEN $lo AND $hi
+  AND (timezone('{tz}', to_timestamp(answered)))::date BETWEEN $s AND $e
 """
 DUCK_BACKLOG = "SELECT count(*) FROM convs WHERE status IN (0, 1, 2)"
 
 
 def duckdb_sums(con, period) -> dict:
     out = {}
-    params = {"s": period.start, "e": period.end}
+    margin = 2 * 86400  # no zone is two days away from UTC
+    lo = dt.datetime.combine(period.start, dt.time(), tzinfo=dt.UTC).timestamp() - margin
+    hi = dt.datetime.combine(period.end, dt.time(), tzinfo=dt.UTC).timestamp() + 86400 + margin
+    params = {"s": period.start, "e": period.end, "lo": lo, "hi": hi}
     for sql in (DUCK_SQL, DUCK_SURVEYS, DUCK_ANSWERS):
         cur = con.execute(sql.format(tz=TIME_ZONE), params)
         names = [d[0] for d in cur.description]
@@ -488,6 +498,9 @@ def main() -> None:
         for p in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm"), meta_path):
             p.unlink(missing_ok=True)
     setup_django(db_path)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)  # a cached database catches up with new migrations
     if meta_path.exists():
         built = json.loads(meta_path.read_text())
     else:

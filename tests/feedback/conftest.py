@@ -2,13 +2,24 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import ConversationFactory, CustomerFactory
+from tests.factories import ConversationFactory, CustomerFactory, IdentityFactory
+from warmline.channels.models import EmailAddress
 from warmline.feedback import services
+
+
+@pytest.fixture(autouse=True)
+def sends_email(workspace):
+    """Invitations leave through send(): the workspace needs an address to send from."""
+    return EmailAddress.objects.create(
+        workspace=workspace, address="help@acme.example", from_name="Acme", is_default=True
+    )
 
 
 @pytest.fixture
 def customer(workspace, member):
-    return CustomerFactory(workspace=workspace, preferred_language="es", owner=member)
+    customer = CustomerFactory(workspace=workspace, preferred_language="es", owner=member)
+    IdentityFactory(workspace=workspace, customer=customer, kind="email", value="ana@example.org")
+    return customer
 
 
 @pytest.fixture

@@ -1,17 +1,35 @@
 from __future__ import annotations
 
 from tests.factories import ConversationFactory, CustomerFactory
+from warmline.channels.models import OutboundMessage
 from warmline.feedback import services
+from warmline.feedback.models import Survey
 
 
 def test_send_on_demand(api, conversation):
     response = api.post_json(
-        "/api/v1/surveys", {"conversation_id": conversation.pk, "kinds": ["ces"], "channel": "chat"}
+        "/api/v1/surveys",
+        {"conversation_id": conversation.pk, "kinds": ["ces"], "channel": "email"},
     )
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["kinds"] == ["ces"] and body["trigger"] == "manual"
     assert body["url"].endswith(f"/s/{body['url'].rsplit('/', 2)[-2]}/")
+    # The invitation left through the one outbound path (outbox + timeline).
+    sent = OutboundMessage.objects.get(conversation=conversation)
+    assert sent.channel == "email" and body["url"] in sent.text
+    assert sent.recipient == "ana@example.org" and sent.entry.kind == "assistant_reply"
+
+
+def test_unreachable_channel_is_422_and_keeps_nothing(api, conversation):
+    # Nobody has this conversation open in the chat widget: an in-chat card cannot go.
+    response = api.post_json(
+        "/api/v1/surveys", {"conversation_id": conversation.pk, "channel": "chat"}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][-1] == "channel"
+    assert not Survey.objects.filter(conversation=conversation).exists()
+    assert not OutboundMessage.objects.filter(conversation=conversation).exists()
 
 
 def test_throttled_on_demand_is_409(api, conversation, survey):

@@ -3,9 +3,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 
 from tests.factories import ConversationFactory
+from warmline.channels.models import OutboundMessage
 from warmline.conversations.models import EntryKind, TimelineEntry
 from warmline.errors import Conflict, InvalidInput, NotFound
 from warmline.feedback import services
@@ -122,9 +124,10 @@ def test_promoter_gets_review_link_when_configured(workspace, survey):
 def test_auto_survey_after_resolution(workspace, conversation, django_capture_on_commit_callbacks):
     from warmline.conversations.services import update_conversation
 
-    SurveySettings.objects.create(workspace=workspace, delay_minutes=0, channel="sms")
+    SurveySettings.objects.create(workspace=workspace, delay_minutes=0, channel="email")
     conversation.status = "open"
     conversation.save()
+    mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         update_conversation(
             workspace=workspace,
@@ -133,7 +136,12 @@ def test_auto_survey_after_resolution(workspace, conversation, django_capture_on
             changes={"status": "resolved"},
         )
     survey = Survey.objects.get(conversation=conversation)
-    assert survey.trigger == "resolved" and survey.channel == "sms"
+    assert survey.trigger == "resolved" and survey.channel == "email"
+    # Delivered by the email adapter, in the customer's language, with the survey link.
+    assert len(mail.outbox) == 1
+    sent = mail.outbox[0]
+    assert sent.to == ["ana@example.org"] and f"/s/{survey.token}/" in sent.body
+    assert "¿Cómo lo hicimos?" in sent.subject
     # A second resolution (after a reopen) does not survey again.
     assert services.send_after_resolution(conversation_id=conversation.pk) is None
 
@@ -179,3 +187,23 @@ def test_question_overrides_per_language(workspace):
         services.update_settings(
             workspace=workspace, actor=None, changes={"questions": {"xyz": {"en": "?"}}}
         )
+
+
+def test_sms_link_goes_to_the_customers_phone(workspace, conversation, customer):
+    from tests.factories import IdentityFactory
+    from warmline.channels.messaging.models import MessagingAccount
+
+    MessagingAccount.objects.create(
+        workspace=workspace, name="Twilio", provider="twilio", sms_number="+34910000000"
+    )
+    IdentityFactory(workspace=workspace, customer=customer, kind="phone", value="+34600111222")
+    survey = services.send_survey(workspace=workspace, conversation=conversation, channel="sms")
+    sent = OutboundMessage.objects.get(conversation=conversation)
+    assert sent.channel == "sms" and sent.recipient == "+34600111222"
+    assert f"/s/{survey.token}/" in sent.text and sent.text.startswith("Su conversación")
+
+
+def test_auto_survey_skips_a_customer_it_cannot_reach(workspace, conversation):
+    SurveySettings.objects.create(workspace=workspace, delay_minutes=0, channel="sms")
+    assert services.send_after_resolution(conversation_id=conversation.pk) is None
+    assert not Survey.objects.filter(conversation=conversation).exists()

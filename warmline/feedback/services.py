@@ -14,6 +14,8 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from warmline.channels import outbound
+from warmline.channels.models import OutboundStatus
 from warmline.conversations import services as conversations
 from warmline.conversations.models import Conversation, EntryKind, Status
 from warmline.errors import Conflict, DomainError, InvalidInput, NotFound
@@ -46,6 +48,12 @@ class SurveyGone(DomainError):
     status = 410
     code = "gone"
     language = "en"
+
+
+class Unreachable(InvalidInput):
+    """The customer cannot be reached on the chosen channel (no address, no open chat)."""
+
+    code = "unreachable"
 
 
 class Throttled(Conflict):
@@ -160,10 +168,12 @@ def send_survey(
     channel: str | None = None,
     now: dt.datetime | None = None,
 ) -> Survey:
-    """Create the survey, record the invitation on the timeline; raises Throttled if too soon.
+    """Create the survey and send the invitation through the one outbound path.
 
-    The invitation is an assistant reply (automated, so it never counts as the
-    first response); the channel adapters deliver it from the timeline.
+    Raises Throttled if the customer was surveyed too recently, Unreachable when the
+    channel cannot reach them (then nothing is kept). The invitation is an assistant
+    reply, so it never counts as the first response; ``send()`` records it on the
+    timeline and in the outbox and the channel adapter delivers it after commit.
     """
     cfg = get_settings(workspace)
     kinds = list(dict.fromkeys(kinds or cfg.kinds()))
@@ -201,15 +211,22 @@ def send_survey(
             requested_by=actor,
         )
         link = public_url(survey.token)
-        conversations.record_reply(
+        message = outbound.send(
             workspace=workspace,
-            member=None,
+            actor=None,
             conversation=conversation,
             text=texts.ui("invite", language).format(number=conversation.number, link=link),
+            subject=texts.ui("subject", language).format(number=conversation.number),
             channel=CARRIER[channel],
             kind=EntryKind.ASSISTANT_REPLY,
-            at=now,
+            idempotency_key=f"survey-{survey.pk}",
+            payload={"survey": {"url": link, "kinds": kinds, "language": language}},
         )
+        if message.status == OutboundStatus.FAILED:
+            # No survey the customer can never open: it would only lower the response rate.
+            raise Unreachable(
+                f"The survey cannot be sent by {channel}: {message.last_error}", field="channel"
+            )
     return survey
 
 
@@ -233,6 +250,9 @@ def send_after_resolution(*, conversation_id: int, now: dt.datetime | None = Non
         )
     except Throttled:
         log.info("survey for conversation %s throttled", conversation_id)
+        return None
+    except Unreachable as exc:
+        log.warning("survey for conversation %s not sent: %s", conversation_id, exc.message)
         return None
 
 

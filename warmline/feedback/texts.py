@@ -66,6 +66,10 @@ UI = {
         "es": "No encontramos esta encuesta. Revise el enlace de su mensaje.",
     },
     "required": {"en": "Please choose a score.", "es": "Elija una puntuación."},
+    "subject": {
+        "en": "How did we do? (conversation #{number})",
+        "es": "¿Cómo lo hicimos? (conversación #{number})",
+    },
     "invite": {
         "en": "Your conversation #{number} is resolved. Tell us how we did: {link}",
         "es": "Su conversación #{number} está resuelta. Cuéntenos cómo lo hicimos: {link}",

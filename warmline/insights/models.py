@@ -90,6 +90,13 @@ class DailyRollup(Measures):
                 name="rollup_unique_bucket",
             ),
         ]
+        # A filtered period reads only its team's / member's / channel's / tier's rows.
+        indexes = [
+            models.Index(fields=["workspace", "team_id", "day"], name="rollup_ws_team_day"),
+            models.Index(fields=["workspace", "owner_id", "day"], name="rollup_ws_owner_day"),
+            models.Index(fields=["workspace", "channel", "day"], name="rollup_ws_channel_day"),
+            models.Index(fields=["workspace", "tier", "day"], name="rollup_ws_tier_day"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.workspace_id} {self.day}"
