@@ -194,3 +194,38 @@ def test_spanish_interface_at_tablet_width(asgi_server, browser, scene):
         assert not _pwned(page)
     finally:
         ctx.close()
+
+
+def test_keyboard_reply_and_resolve_and_a_safe_macro(asgi_server, browser, scene, workspace):
+    """r opens the case with the reply box focused; a macro naming a hostile customer
+    arrives as inert text; e in the inbox resolves the selected row."""
+    from warmline.conversations.models import Conversation
+    from warmline.knowledge.services import create_saved_reply
+
+    agent, _, conv = scene
+    create_saved_reply(
+        workspace=workspace, actor=agent, title="Greeting", body="Hi {{first_name}} {{name}}"
+    )
+    ctx, page = _sign_in(browser, asgi_server, agent.user.username)
+    try:
+        page.goto(asgi_server + "/?view=all")
+        page.wait_for_selector(f"tr[data-number='{conv.number}']")
+        page.keyboard.press("j")
+        page.keyboard.press("r")
+        page.wait_for_url(f"**/c/{conv.number}/#reply-text")
+        page.wait_for_function("() => document.activeElement.id === 'reply-text'")
+        page.select_option("#saved-reply", label="Greeting")
+        page.wait_for_function("() => document.querySelector('#reply-text').value !== ''")
+        assert page.input_value("#reply-text") == f"Hi Eve Eve {EVIL}"
+        assert not _pwned(page)
+
+        page.goto(asgi_server + "/?view=all")
+        page.wait_for_selector(f"tr[data-number='{conv.number}']")
+        page.keyboard.press("j")
+        page.keyboard.press("e")
+        page.wait_for_selector(f"tr[data-number='{conv.number}']", state="detached", timeout=5000)
+        conv.refresh_from_db()
+        assert conv.status == "resolved"
+        assert Conversation.objects.get(pk=conv.pk).status == "resolved"
+    finally:
+        ctx.close()

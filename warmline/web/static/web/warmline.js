@@ -71,7 +71,8 @@
         data.append("numbers", row.dataset.number);
         data.append("action", "resolve");
         data.append("query", location.search.replace(/^\?/, ""));
-        fetch(document.getElementById("bulk").action, {
+        // form.action would be the buttons named "action": read the attribute.
+        fetch(document.getElementById("bulk").getAttribute("action"), {
           method: "POST", body: data, credentials: "same-origin",
           headers: { "X-CSRFToken": csrfToken(), "HX-Request": "true" }
         }).then(function () { refresh(); });
