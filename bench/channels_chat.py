@@ -117,6 +117,7 @@ class Visitor:
         self.replies: dict[str, asyncio.Future] = {}
         self.acks: dict[str, asyncio.Future] = {}
         self.seq = 0
+        self.closed = False
 
     async def open(self, url: str) -> None:
         import websockets
@@ -130,6 +131,14 @@ class Visitor:
         self.token = welcome["token"]
 
     async def listen(self) -> None:
+        import websockets
+
+        try:
+            await self._listen()
+        except websockets.ConnectionClosed:
+            self.closed = True
+
+    async def _listen(self) -> None:
         async for raw in self.ws:
             frame = json.loads(raw)
             if frame["type"] == "ack":
@@ -269,6 +278,7 @@ async def run(args, base: str, ws_base: str, slug: str, session: str, env: dict)
         t.cancel()
     await inbox.close()
     await asyncio.gather(*(v.ws.close() for v in visitors), return_exceptions=True)
+    lost["sockets_closed_by_server"] = sum(v.closed for v in visitors)
     return {
         "to_agent": to_agent,
         "to_visitor": to_visitor,

@@ -291,3 +291,32 @@ async def test_reply_to_a_conversation_without_chat_visitor_fails_visibly(shop):
         channel="chat",
     )
     assert msg.status == OutboundStatus.FAILED and "Nobody is chatting" in msg.last_error
+
+
+@run_async
+async def test_a_server_failure_is_reported_and_the_resend_is_stored_once(shop, monkeypatch):
+    from warmline.conversations import services as conversations
+
+    real = conversations.ingest
+    calls = {"n": 0}
+
+    def flaky(**kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("database went away")
+        return real(**kwargs)
+
+    monkeypatch.setattr(conversations, "ingest", flaky)
+    comm = widget(shop.slug)
+    await hello(comm)
+    failed = await say(comm, "Are you there?", "s1")
+    assert failed["type"] == "error" and failed["code"] == "server_error"
+    assert failed["client_id"] == "s1"
+    # The socket survives and the widget's resend (same id) is stored once.
+    ok = await say(comm, "Are you there?", "s1")
+    assert ok["type"] == "ack"
+    again = await say(comm, "Are you there?", "s1")
+    assert again["type"] == "ack" and again["id"] == ok["id"]
+    count = await sync_to_async(TimelineEntry.objects.filter(workspace=shop).count)()
+    assert count == 1
+    await comm.disconnect()

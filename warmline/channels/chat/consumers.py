@@ -22,6 +22,7 @@ import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.utils.translation import gettext as _
 
 from warmline.errors import DomainError
 
@@ -33,6 +34,7 @@ CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_PROTOCOL = 4400
 MAX_FRAME = 32_768
+SERVER_ERROR = "server_error"
 
 
 def _header(scope, name: bytes) -> str:
@@ -147,6 +149,13 @@ class WidgetConsumer(AsyncWebsocketConsumer):
             )
         except DomainError as exc:
             await self._error(exc.code, exc.field, exc.message, client_id=client_id)
+            return
+        except Exception:
+            # Not stored: the widget keeps the message and resends it with the same id.
+            log.exception("chat message from visitor %s failed", self.visitor.pk)
+            await self._error(
+                SERVER_ERROR, None, _("Not sent; we will retry."), client_id=client_id
+            )
             return
         await self._send({"type": "ack", "client_id": client_id, "id": posted.entry_id})
         if posted.created:

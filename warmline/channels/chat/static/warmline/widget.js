@@ -161,7 +161,10 @@
         available = f.agents_available;
       } else if (f.type === "error") {
         errorEl.textContent = f.message || T.error;
-        if (f.client_id) {
+        if (f.client_id && f.code === "server_error") {
+          // Not stored: keep it pending; it is resent after the next reconnect.
+          setTimeout(function () { if (sock) sock.close(); }, 2000);
+        } else if (f.client_id) {
           state.pending = state.pending.filter(function (p) { return p.client_id !== f.client_id; });
           save();
           var bad = shown["c" + f.client_id];
