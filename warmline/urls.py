@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("warmline.feedback.urls")),
     path("", include("warmline.channels.chat.urls")),
     path("hooks/", include("warmline.channels.messaging.urls")),
+    path("email/", include("warmline.channels.email.urls")),
     path("insights/", include("warmline.insights.urls")),
     path("care/", include("warmline.proactive.care.urls")),
     path("", include("warmline.web.urls")),

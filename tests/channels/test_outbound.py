@@ -326,3 +326,14 @@ def test_agent_reply_in_the_web_ui_goes_through_send(
     assert "Sorted, Ana!" in sink.received[0].message.get_body(("plain",)).get_content()
     page = client.get(reverse("web:conversation", args=[case.number])).content.decode()
     assert 'class="delivery">Sent<' in page
+
+
+def test_failed_delivery_shows_its_reason_in_the_timeline(
+    client, workspace, case, django_capture_on_commit_callbacks
+):
+    agent = MemberFactory(workspace=workspace, role="agent")
+    client.force_login(agent.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("web:reply", args=[case.number]), {"text": "Hi", "channel": "email"})
+    page = client.get(reverse("web:conversation", args=[case.number])).content.decode()
+    assert 'title="This workspace has no email address to send from.">Failed<' in page

@@ -248,3 +248,25 @@ def test_bounce_of_our_reply_marks_it_failed_without_a_new_customer(
     assert sent.status == "failed"
     assert TimelineEntry.objects.get(pk=sent.entry_id).delivery_status == "failed"
     assert not Identity.objects.filter(workspace=workspace, value__startswith="mailer-daemon")
+
+
+def test_chat_then_email_from_the_same_address_is_one_conversation(workspace, help_address):
+    from warmline.conversations import services as conversations
+    from warmline.conversations.inbound import InboundMessage, Sender
+
+    chat = conversations.ingest(
+        workspace=workspace,
+        message=InboundMessage(
+            channel="chat",
+            text="Hi, where is my order NW100?",
+            sender=Sender(chat_visitor="visitor-1", email="ana@example.com", name="Ana"),
+        ),
+    )
+    [o] = services.receive(
+        b"From: Ana <Ana@Example.com>\r\nTo: help@brand.example\r\nSubject: My order\r\n"
+        b"Message-ID: <later@example.com>\r\n\r\nFollowing up by email as promised.\r\n",
+        recipients=["help@brand.example"],
+    ).outcomes
+    assert o.status == "ingested" and o.conversation_id == chat.conversation.pk
+    conv = Conversation.objects.get(pk=o.conversation_id)
+    assert conv.channel == "chat" and conv.last_channel == "email"
