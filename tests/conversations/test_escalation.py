@@ -64,3 +64,47 @@ def test_card_numbers_never_reach_the_database(workspace):
     r = say(workspace, "My card is 4111 1111 1111 1111 cvv 123, please charge it")
     stored = TimelineEntry.objects.get(pk=r.entry.pk).text
     assert "4111" not in stored and "123" not in stored
+
+
+CARD = "4111 1111 1111 1111"
+
+
+def test_card_numbers_in_the_subject_never_reach_the_database(workspace, caplog):
+    """The subject is stored twice (conversation, entry); logs must not carry it either."""
+    from warmline.conversations.ingest_batch import ingest_many
+
+    caplog.set_level("DEBUG")
+    message = InboundMessage(
+        channel="email",
+        text="See subject. Order #W2378156 and my phone +1 415 555 0134 are fine to keep.",
+        subject=f"Refund to card {CARD} please",
+        sender=Sender(email="ana@example.com"),
+        external_id="subj-1",
+    )
+    r = services.ingest(workspace=workspace, message=message)
+    batch = InboundMessage(
+        channel="email",
+        text="again",
+        subject=f"Card {CARD}",
+        sender=Sender(email="bo@example.com"),
+        external_id="subj-2",
+    )
+    ingest_many(workspace=workspace, messages=[batch])
+    subjects = list(TimelineEntry.objects.values_list("subject", flat=True))
+    subjects += list(Conversation.objects.values_list("subject", flat=True))
+    assert len(subjects) == 4
+    assert all("4111" not in s for s in subjects), subjects
+    assert all("[redacted card number]" in s for s in subjects), subjects
+    entry = TimelineEntry.objects.get(pk=r.entry.pk)
+    assert "W2378156" in entry.text and "415 555 0134" in entry.text
+    assert "4111" not in caplog.text
+
+
+def test_subject_is_kept_when_the_workspace_turns_redaction_off(workspace):
+    workspace.redact_pii = False
+    workspace.save(update_fields=["redact_pii"])
+    message = InboundMessage(
+        channel="email", text="hi", subject=f"card {CARD}", sender=Sender(email="c@example.com")
+    )
+    r = services.ingest(workspace=workspace, message=message)
+    assert CARD in Conversation.objects.get(pk=r.conversation.pk).subject

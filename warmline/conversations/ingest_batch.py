@@ -62,6 +62,7 @@ def ingest_many(
     for i, message in enumerate(messages):
         try:
             services._validate(message)
+            message = services.with_redacted_subject(workspace, message)
             claims = claims_from(workspace, message.sender.identities())
             if not claims:
                 raise InvalidInput("The sender has no identity.", field="from")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -14,7 +14,7 @@ from django.utils import timezone
 from warmline.customers.models import CHANNELS, Customer
 from warmline.customers.services import IdentityClaim, claims_from, resolve_customer
 from warmline.empathy import escalation
-from warmline.empathy.services import Prepared, prepare_inbound
+from warmline.empathy.services import Prepared, prepare_inbound, redact_subject
 from warmline.errors import InvalidInput, NotFound
 from warmline.tenancy.models import Member, Workspace
 from warmline.tenancy.services import get_member, get_team, notify, record_audit
@@ -158,6 +158,7 @@ def ingest(*, workspace: Workspace, message: InboundMessage) -> IngestResult:
     racing the first, returns the existing entry with ``created=False``.
     """
     _validate(message)
+    message = with_redacted_subject(workspace, message)
     if message.external_id:
         hit = _existing(workspace, message.channel, message.external_id)
         if hit:
@@ -180,6 +181,13 @@ def ingest(*, workspace: Workspace, message: InboundMessage) -> IngestResult:
                 return hit
         raise
     return result
+
+
+def with_redacted_subject(workspace: Workspace, message: InboundMessage) -> InboundMessage:
+    """The subject is stored on the conversation and the entry: redact it like the body."""
+    if not workspace.redact_pii or not message.subject:
+        return message
+    return replace(message, subject=redact_subject(message.subject))
 
 
 def _message_time(message: InboundMessage) -> dt.datetime:

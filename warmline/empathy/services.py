@@ -13,7 +13,7 @@ from . import analyser
 from .escalation import escalation_reasons
 from .redaction import redact as _redact
 
-__all__ = ["Prepared", "escalation_reasons", "prepare_inbound", "redact_inbound"]
+__all__ = ["Prepared", "escalation_reasons", "prepare_inbound", "redact_inbound", "redact_subject"]
 
 
 @dataclass
@@ -35,6 +35,13 @@ def redact_inbound(*, text: str, html: str = "", redact: bool = True) -> tuple[s
     kinds = list(r_text.kinds)
     kinds.extend(k for k in r_html.kinds if k not in kinds)
     return r_text.text, r_html.text, kinds
+
+
+def redact_subject(subject: str, *, redact: bool = True) -> str:
+    """An email subject is stored too (conversation and entry): it gets the same redaction."""
+    if not redact or not subject:
+        return subject
+    return _redact(subject).text
 
 
 def prepare_inbound(*, text: str, html: str = "", redact: bool = True) -> Prepared:
