@@ -14,6 +14,7 @@ from warmline.conversations.inbound import InboundMessage, Sender
 from warmline.customers import services as customers
 from warmline.customers.models import CustomerEvent
 from warmline.feedback import services as feedback
+from warmline.feedback.models import Survey
 from warmline.proactive.care import services
 from warmline.proactive.care.models import FollowUp, Outreach
 
@@ -73,7 +74,18 @@ def test_survey_answer_is_an_outcome_and_a_detractor_fires_at_once(
     )
     conv = contacted.conversation
     with time_machine.travel(NOW + dt.timedelta(hours=3), tick=False):
-        survey = feedback.send_survey(workspace=workspace, conversation=conv, kinds=["nps"])
+        # the invitation itself is the feedback app's business: start from a sent survey
+        survey = Survey.objects.create(
+            workspace=workspace,
+            conversation=conv,
+            customer=conv.customer,
+            token="outcome-token",
+            kinds=["nps"],
+            channel="email",
+            trigger="manual",
+            sent_at=NOW,
+            expires_at=NOW + dt.timedelta(days=14),
+        )
         with django_capture_on_commit_callbacks(execute=True):
             feedback.submit_answers(token=survey.token, scores={"nps": 2})
     contacted.refresh_from_db()

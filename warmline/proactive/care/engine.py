@@ -155,13 +155,9 @@ def _after_resolved(pb: Playbook, now, ids) -> list[Candidate]:
         merged_into__isnull=True,
         customer_message_count__gt=0,
     )
+    text = _("conversation #%(number)s resolved %(days)s days ago")
     return [
-        Candidate(
-            cid,
-            f"resolved:{pk}",
-            _("conversation #%(number)s resolved %(days)s days ago")
-            % {"number": number, "days": (now - at).days},
-        )
+        Candidate(cid, f"resolved:{pk}", text % {"number": number, "days": (now - at).days})
         for pk, cid, number, at in _in(qs, "customer_id", ids).values_list(
             "pk", "customer_id", "number", "resolved_at"
         )
@@ -212,14 +208,14 @@ def _inactivity(pb: Playbook, now, ids) -> list[Candidate]:
     days = now.date().toordinal() - last
     lapsed = np.nonzero(days > factor * gap)[0]
     out = []
+    text = _("%(days)d days since last activity, usually every %(gap)g days")
     for k in lapsed.tolist():
         last_date = dt.date.fromordinal(int(last[k]))
         out.append(
             Candidate(
                 int(cid[k]),
                 f"inactive:{last_date:%Y-%m-%d}",
-                _("%(days)d days since last activity, usually every %(gap)g days")
-                % {"days": int(days[k]), "gap": float(gap[k])},
+                text % {"days": int(days[k]), "gap": float(gap[k])},
             )
         )
     return out
@@ -250,6 +246,7 @@ def _health_below(pb: Playbook, now, ids) -> list[Candidate]:
         )
         last_good.update(dict(rows))
     out = []
+    text = _("health %(score).0f is below %(threshold)g")
     for cid in low_ids:
         good = last_good.get(cid)
         key = f"below:{threshold:g}:{good:%Y-%m-%dT%H:%M}" if good else f"below:{threshold:g}"
@@ -257,8 +254,7 @@ def _health_below(pb: Playbook, now, ids) -> list[Candidate]:
             Candidate(
                 cid,
                 key,
-                _("health %(score).0f is below %(threshold)g")
-                % {"score": low[cid], "threshold": threshold},
+                text % {"score": low[cid], "threshold": threshold},
             )
         )
     return out
@@ -285,6 +281,7 @@ def _health_drop(pb: Playbook, now, ids) -> list[Candidate]:
         return []
     year, week, _day = now.isocalendar()
     out = []
+    text = _("health fell from %(peak).0f to %(score).0f")
     current = _in(
         CustomerHealth.objects.filter(workspace_id=pb.workspace_id), "customer_id", ids
     ).values_list("customer_id", "score")
@@ -295,8 +292,7 @@ def _health_drop(pb: Playbook, now, ids) -> list[Candidate]:
                 Candidate(
                     cid,
                     f"drop:{year}-W{week:02d}",
-                    _("health fell from %(peak).0f to %(score).0f")
-                    % {"peak": peak, "score": score},
+                    text % {"peak": peak, "score": score},
                 )
             )
     return out

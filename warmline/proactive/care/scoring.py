@@ -119,6 +119,23 @@ def _filter(qs, field: str, customer_ids: Sequence[int] | None):
     return qs if customer_ids is None else qs.filter(**{f"{field}__in": customer_ids})
 
 
+def _raw(qs) -> list[tuple]:
+    """The queryset's rows as the driver returns them: no per-value Django converters
+    (dates and decimals arrive as SQLite gives them; callers only read numbers)."""
+    sql, params = qs.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _positions(ids: np.ndarray, cids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions of customer ids in the sorted `ids`, and which were found."""
+    if len(ids) == 0 or len(cids) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(len(cids), dtype=bool)
+    pos = np.clip(np.searchsorted(ids, cids), 0, len(ids) - 1)
+    return pos, ids[pos] == cids
+
+
 def _day(column: str) -> RawSQL:
     """The UTC calendar day of a date/datetime column as an integer (the date's ordinal plus
     a per-database offset, see `day_offset`). Computed in SQL so that 100k rows cost no
@@ -176,7 +193,7 @@ def gather_facts(
     *, workspace: Workspace, now: dt.datetime, customer_ids: Sequence[int] | None = None
 ) -> Facts:
     """Every fact the score needs, for all customers (or the ones named), in seven queries."""
-    customers = list(
+    customers = _raw(
         _filter(Customer.objects.filter(workspace=workspace), "pk", customer_ids)
         .order_by("pk")
         .annotate(
@@ -235,11 +252,13 @@ def gather_facts(
         )
         .order_by()
     )
-    for cid, recent, previous in sentiments:
-        i = index.get(cid)
-        if i is not None:
-            cols["sentiment_recent"][i] = np.nan if recent is None else recent
-            cols["sentiment_previous"][i] = np.nan if previous is None else previous
+    rows = _raw(sentiments)
+    if rows:
+        cid = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        pos, ok = _positions(ids, cid)
+        for name, k in (("sentiment_recent", 1), ("sentiment_previous", 2)):
+            vals = np.array([np.nan if r[k] is None else r[k] for r in rows], dtype=np.float64)
+            cols[name][pos[ok]] = vals[ok]
     # a customer who wrote only in the earlier window has no "recent" level: use it as recent
     only_prev = np.isnan(cols["sentiment_recent"]) & ~np.isnan(cols["sentiment_previous"])
     cols["sentiment_recent"][only_prev] = cols["sentiment_previous"][only_prev]
@@ -267,18 +286,21 @@ def gather_facts(
         .order_by()
     )
     week_len = CONTACT_WEEK.total_seconds() / 86400
-    for cid, open_, reopened, escalated, recent, earlier, first in cases:
-        i = index.get(cid)
-        if i is None:
-            continue
-        cols["open_issues"][i] = open_
-        cols["reopened_issues"][i] = reopened
-        cols["escalations"][i] = escalated
-        cols["contacts_recent"][i] = recent
-        if earlier and first is not None:
-            # whole days from the first case to the start of the recent week, at least a week
-            span = week_day - first + week_frac.total_seconds() / 86400
-            cols["contacts_baseline"][i] = earlier / max(1.0, span / week_len)
+    rows = _raw(cases)
+    if rows:
+        arr = np.array([[np.nan if v is None else v for v in r] for r in rows], dtype=np.float64)
+        pos, ok = _positions(ids, arr[:, 0].astype(np.int64))
+        arr, pos = arr[ok], pos[ok]
+        cols["open_issues"][pos] = arr[:, 1]
+        cols["reopened_issues"][pos] = arr[:, 2]
+        cols["escalations"][pos] = arr[:, 3]
+        cols["contacts_recent"][pos] = arr[:, 4]
+        earlier, first = arr[:, 5], arr[:, 6]
+        has = (earlier > 0) & ~np.isnan(first)
+        # days from the first case to the start of the recent week, counted as at least a week
+        span = week_day - first + week_frac.total_seconds() / 86400
+        weeks = np.maximum(1.0, span / week_len)
+        cols["contacts_baseline"][pos[has]] = (earlier / weeks)[has]
 
     _survey_facts(workspace, now, customer_ids, index, cols)
     order_counts = _cadence(workspace, now, customer_ids, index, cols, last_day)
@@ -322,22 +344,24 @@ def _cadence(workspace, now, customer_ids, index, cols, last_day) -> np.ndarray:
         .annotate(day=_day(f"{CustomerEvent._meta.db_table}.occurred_at"))
         .values_list("customer_id", "day")
     )
-    who: list[int] = []
-    days: list[int] = []
+    ids = np.fromiter(sorted(index), dtype=np.int64, count=n)
     order_counts = np.zeros(n)
+    ws_, ds_ = [], []
     for source, counts in ((orders, True), (events, False)):
-        for cid, day in source.iterator(chunk_size=CHUNK):
-            i = index.get(cid)
-            if i is None or day is None:
-                continue
-            who.append(i)
-            days.append(day)
-            if counts:
-                order_counts[i] += 1
-    if not who:
+        rows = [r for r in _raw(source) if r[1] is not None]
+        if not rows:
+            continue
+        cid = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        day = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
+        pos, ok = _positions(ids, cid)
+        ws_.append(pos[ok])
+        ds_.append(day[ok])
+        if counts:
+            order_counts += np.bincount(pos[ok], minlength=n)
+    if not ws_ or not sum(len(x) for x in ws_):
         return order_counts
-    w = np.asarray(who, dtype=np.int64)
-    d = np.asarray(days, dtype=np.int64)
+    w = np.concatenate(ws_)
+    d = np.concatenate(ds_)
     base = int(d.min())
     span = int(d.max()) - base + 1
     pairs = np.unique(w * span + (d - base))  # distinct (customer, day), sorted
@@ -496,8 +520,8 @@ def _previous(
     qs = _filter(CustomerHealth.objects.filter(workspace=workspace), "customer_id", only)
     stored = {
         cid: (score, prev, trend, None)
-        for cid, score, prev, trend in qs.values_list(
-            "customer_id", "score", "previous_score", "trend"
+        for cid, score, prev, trend in _raw(
+            qs.values_list("customer_id", "score", "previous_score", "trend")
         )
     }
     table = HealthSnapshot._meta.db_table
@@ -505,7 +529,7 @@ def _previous(
     last_days = (
         snaps.values_list("customer_id").annotate(last=Max(_day(f"{table}.computed_at"))).order_by()
     )
-    for cid, last in last_days:
+    for cid, last in _raw(last_days):
         if cid in stored:
             stored[cid] = (*stored[cid][:3], last)
     return stored
