@@ -108,6 +108,20 @@ def _sign_in(browser, base: str, username: str, viewport=None):
     return context, page
 
 
+UNLABELLED = """() => Array.from(document.querySelectorAll(
+  'input:not([type=hidden]), select, textarea, button')).filter(el => {
+    if (el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')) return false;
+    if (el.labels && el.labels.length) return false;
+    if (el.tagName === 'BUTTON' && el.textContent.trim()) return false;
+    return true;
+  }).map(el => el.outerHTML.slice(0, 120))"""
+
+
+def _unlabelled(page) -> list[str]:
+    """Form controls a screen reader could not name (no label, aria-label or text)."""
+    return page.evaluate(UNLABELLED)
+
+
 def _pwned(page) -> bool:
     return page.evaluate("() => window.pwned === 1") or bool(page.dialogs)
 
@@ -136,6 +150,7 @@ def test_reply_appears_in_timeline_and_live_for_a_colleague(asgi_server, browser
         page_a.goto(asgi_server + "/?view=all")
         page_a.wait_for_selector(f"tr[data-number='{conv.number}']")
         page_a.screenshot(path=str(ARTIFACTS / "inbox.png"), full_page=True)
+        assert _unlabelled(page_a) == []
         page_a.keyboard.press("j")
         page_a.keyboard.press("Enter")
         page_a.wait_for_url(f"**/c/{conv.number}/")
@@ -150,6 +165,7 @@ def test_reply_appears_in_timeline_and_live_for_a_colleague(asgi_server, browser
         page_b.wait_for_selector("[data-presence]:has-text('Ana Agent is replying')", timeout=5000)
 
         page_a.screenshot(path=str(ARTIFACTS / "conversation.png"), full_page=True)
+        assert _unlabelled(page_a) == []
         page_a.locator("#panel").screenshot(path=str(ARTIFACTS / "panel-360.png"))
         page_a.click("button.primary:has-text('Send')")
         page_a.wait_for_selector(
