@@ -80,13 +80,9 @@ def test_dashboard_draws_its_charts(live_server, weeks_of_data):
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=ARGS
-            )
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
             context = browser.new_context(viewport={"width": 1280, "height": 1000})
-            context.add_cookies(
-                [{"name": "sessionid", "value": session, "url": live_server.url}]
-            )
+            context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
             page = context.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))

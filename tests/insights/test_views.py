@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.test import override_settings
 
@@ -78,7 +80,22 @@ def test_dashboard_speaks_spanish(signed_in, member):
 
 
 def test_breakdown_shows_names_and_member_filter(signed_in, workspace, member):
+    from django.utils import timezone
+
+    from tests.factories import ConversationFactory
+    from warmline.insights.rollups import refresh_conversation
+
     team = TeamFactory(workspace=workspace, name="Billing")
+    now = timezone.now()
+    conv = ConversationFactory(
+        workspace=workspace,
+        team=team,
+        owner=member,
+        status="resolved",
+        opened_at=now - dt.timedelta(hours=3),
+        resolved_at=now - dt.timedelta(hours=1),
+    )
+    refresh_conversation(conv.pk)
     body = signed_in.get(f"/insights/?by=team_id&owner_id={member.pk}").content.decode()
     assert f'<option value="{member.pk}" selected>' in body
-    assert "Billing" in body
+    assert "<tr><td>Billing</td><td>1</td>" in body

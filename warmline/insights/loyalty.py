@@ -93,6 +93,7 @@ def historical_clv(workspaces: list[Workspace], period: Period) -> dict:
         total += agg["total"] or Decimal("0")
         customers += agg["customers"] or 0
         currencies.add(workspace.currency)
+    total = total.quantize(Decimal("0.01"))  # SQLite sums 40.00 + 130.50 to 170.5
     return {
         "total": str(total),
         "customers": customers,
