@@ -120,6 +120,8 @@ class Conversation(WorkspaceScoped):
             ),
             models.Index(fields=["workspace", "owner", "status"], name="conv_ws_owner_status"),
             models.Index(fields=["customer", "last_activity_at"], name="conv_customer_act"),
+            # The KPI backlog (count, mean and oldest age of open work) from the index alone.
+            models.Index(fields=["workspace", "status", "opened_at"], name="conv_ws_status_opened"),
             # Inbox sorts walk these per status (see conversations/inbox.py) instead of
             # sorting every match; the customer one leads with the workspace so the
             # 360° panel's lookups pick it even without planner statistics.
