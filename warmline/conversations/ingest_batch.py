@@ -126,17 +126,22 @@ def ingest_many(
 
 def _drop_known(workspace: Workspace, items: list[_Item], outcomes: list) -> list[_Item]:
     """Answer retries from the database and mark repeats inside the batch."""
-    ext = [(i.message.channel, i.message.external_id) for i in items if i.message.external_id]
+    by_channel: dict[str, set[str]] = defaultdict(set)
+    for i in items:
+        if i.message.external_id:
+            by_channel[i.message.channel].add(i.message.external_id)
     known: dict[tuple[str, str], tuple[int, int, int]] = {}
-    ids = list({e for _, e in ext})
-    for start in range(0, len(ids), CHUNK):
-        rows = TimelineEntry.objects.filter(
-            workspace=workspace, external_id__in=ids[start : start + CHUNK]
-        ).values_list(
-            "channel", "external_id", "id", "conversation_id", "conversation__customer_id"
-        )
-        for ch, ex, pk, conv_id, cust_id in rows:
-            known[(ch, ex)] = (pk, conv_id, cust_id)
+    for channel, id_set in by_channel.items():
+        ids = sorted(id_set)
+        for start in range(0, len(ids), CHUNK):
+            # Filter on the channel too: the unique index is (workspace, channel,
+            # external_id), and without the channel the lookup scans the workspace's
+            # whole timeline (0.9 s per chunk on a 1M-entry database).
+            rows = TimelineEntry.objects.filter(
+                workspace=workspace, channel=channel, external_id__in=ids[start : start + CHUNK]
+            ).values_list("external_id", "id", "conversation_id", "conversation__customer_id")
+            for ex, pk, conv_id, cust_id in rows:
+                known[(channel, ex)] = (pk, conv_id, cust_id)
     first_seen: dict[tuple[str, str], int] = {}
     kept = []
     for item in items:
