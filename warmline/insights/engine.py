@@ -175,11 +175,11 @@ def local_range(time_zone: str, period: Period) -> tuple[dt.datetime, dt.datetim
 def backlog(workspace_ids: list[int], filters: Filters = NO_FILTERS, now=None) -> dict:
     """Open work right now: how many conversations and how long they have waited on average."""
     now = now or timezone.now()
+    # No merged_into filter: a merge closes the merged case, so it is never in the backlog
+    # unless reopened (then it is open work again) — and the count and ages come from the
+    # (workspace, status, opened_at) index alone.
     qs = Conversation.objects.filter(
-        filters.conversation_q(),
-        workspace_id__in=workspace_ids,
-        status__in=ACTIVE_STATUSES,
-        merged_into__isnull=True,
+        filters.conversation_q(), workspace_id__in=workspace_ids, status__in=ACTIVE_STATUSES
     )
     agg = qs.aggregate(n=Count("id"), oldest=Min("opened_at"), mean=Avg(EpochSeconds("opened_at")))
     if not agg["n"]:
