@@ -125,3 +125,24 @@ def test_transfers_need_a_reason_and_count_as_handoffs(ws, member, lead):
     assert TimelineEntry.objects.filter(
         conversation=conv, kind="assignment", text="needs billing access"
     ).exists()
+
+
+def test_channel_rules_prefer_a_member_who_handles_it(ws):
+    online(ws, channels=["email"])  # idle, but does not take chat
+    chat = online(ws, channels=["chat"], capacity=50)
+    for _ in range(2):
+        from ..factories import ConversationFactory
+
+        ConversationFactory(customer=CustomerFactory(workspace=ws), owner=chat)
+    d = routing.route(workspace=ws, customer=CustomerFactory(workspace=ws), channel="chat", at=NOW)
+    assert d.member == chat and "handles chat" in d.reason
+
+
+def test_nobody_is_available_on_a_workspace_holiday(ws):
+    ws.time_zone = "UTC"  # so that NOW's date is the workspace's date
+    ws.holidays = [NOW.date().isoformat()]
+    ws.save()
+    owner = online(ws)
+    customer = CustomerFactory(workspace=ws, owner=owner)
+    d = routing.route(workspace=ws, customer=customer, channel="email", at=NOW)
+    assert d.member is None
