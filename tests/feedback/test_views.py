@@ -73,3 +73,8 @@ def test_promoter_sees_review_link(workspace, survey):
 
 def test_page_is_not_cached(survey):
     assert Client().get(_url(survey.token))["Cache-Control"] == "no-store"
+
+
+def test_token_stays_on_our_site_and_the_form_still_posts(survey):
+    # "same-origin": no referrer to other sites, yet the page's own POST keeps its Origin.
+    assert Client().get(_url(survey.token))["Referrer-Policy"] == "same-origin"

@@ -17,9 +17,11 @@ def _page(request: HttpRequest, template: str, ctx: dict, status: int = 200) -> 
     ctx = {**ctx, "t": {k: texts.ui(k, lang) for k in texts.UI}}
     response = render(request, template, ctx, status=status)
     response["Content-Language"] = lang
-    # Tokens are secrets: keep them out of caches and referrers.
+    # Tokens are secrets: keep them out of caches and out of referrers to other sites.
+    # Not "no-referrer": browsers then send "Origin: null" with the form's own POST, and
+    # Django's CSRF check refuses it (found by the phone test in a real chromium).
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 
