@@ -191,3 +191,35 @@ def test_warmline_smtpd_command_serves_in_the_foreground(brand):
         proc.terminate()
         proc.wait(timeout=20)
     assert EmailAddress.objects.filter(address="help@brand.example").exists()
+
+
+def test_starttls_is_offered_with_a_certificate(brand, tmp_path):
+    import ssl
+
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout", str(tmp_path / "k.pem"),
+         "-out", str(tmp_path / "c.pem")],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    port = free_port()
+    controller = make_controller(
+        "127.0.0.1", port, cert=str(tmp_path / "c.pem"), key=str(tmp_path / "k.pem")
+    )
+    controller.start()
+    try:
+        context = ssl.create_default_context(cafile=str(tmp_path / "c.pem"))
+        context.check_hostname = False
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+            smtp.ehlo()
+            assert smtp.has_extn("starttls")
+            smtp.starttls(context=context)
+            smtp.ehlo()
+            assert (
+                smtp.sendmail("a@example.com", ["help@brand.example"], crlf("02-gmail-reply.eml"))
+                == {}
+            )
+    finally:
+        controller.stop()
+        controller.handler.close()
+    assert TimelineEntry.objects.filter(workspace=brand, kind="customer_message").count() == 1
