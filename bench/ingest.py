@@ -228,12 +228,14 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--batches", type=int, default=20)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
     ap.add_argument(
         "--data-dir",
         default=str(ROOT / "bench" / ".data"),
         help="where the cached SQLite database and the embedded queue live",
     )
     ap.add_argument("--seed-only", action="store_true", help="build the database and stop")
+    ap.add_argument("--note", default="", help="circumstances of the run, kept in the result")
     args = ap.parse_args()
     data_dir = Path(args.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -251,13 +253,15 @@ def main() -> None:
         return
     token = make_token(env)
     port = free_port()
-    server = start_gunicorn(env, port, workers=args.workers)
+    server = start_gunicorn(env, port, workers=args.workers, threads=args.threads)
+    load_before = os.getloadavg()
     try:
         api = run_wrk(port, token, args.customers, args.seconds, args.connections)
         bulk = run_bulk(port, token, args.customers, args.batches)
     finally:
         server.terminate()
         server.wait(30)
+    load_after = os.getloadavg()
     counts = subprocess.run(
         [
             sys.executable,
@@ -272,14 +276,18 @@ def main() -> None:
     ).stdout.split()
     result = {
         "database": engine,
-        "server": f"gunicorn gthread, {args.workers} workers x 4 threads, DEBUG off",
+        "server": f"gunicorn gthread, {args.workers} workers x {args.threads} threads, DEBUG off",
         "customers_in_db": int(counts[0]),
         "timeline_entries_in_db": int(counts[1]),
         "seed_seconds": round(seed_s, 1),
         **{k: v for k, v in api.items() if k != "wrk_output"},
         **bulk,
         "budget": {"api_msgs_per_s": ">= 500", "api_p99_ms": "< 50", "bulk_msgs_per_s": ">= 20000"},
+        # The machine is shared: the 1-minute load average says how much else ran.
+        "load_average_1m": {"before": round(load_before[0], 2), "after": round(load_after[0], 2)},
     }
+    if args.note:
+        result["note"] = args.note
     print(api["wrk_output"], file=sys.stderr)
     write_result("ingest" if engine == "sqlite" else "ingest_postgres", result)
 

@@ -287,3 +287,31 @@ def test_inbound_html_is_sanitised_before_storage(workspace, batch):
     for bad in ("script", "onclick", "onerror", "javascript:"):
         assert bad not in html
     assert 'href="https://ok.example"' in html and "<p>Hi</p>" in html
+
+
+def test_the_message_is_announced_only_after_it_is_committed(
+    workspace, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+
+    from warmline.conversations.signals import message_ingested
+
+    heard = []
+
+    def listener(sender, *, entry_id, conversation_id, created_conversation, **kwargs):
+        heard.append((entry_id, conversation_id, created_conversation))
+
+    message_ingested.connect(listener)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            with pytest.raises(RuntimeError), transaction.atomic():
+                services.ingest(workspace=workspace, message=msg("rolled back", ext="x1"))
+                raise RuntimeError("the surrounding transaction fails")
+        assert heard == [] and not TimelineEntry.objects.filter(external_id="x1").exists()
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            r = services.ingest(workspace=workspace, message=msg("kept", ext="x2"))
+            assert heard == []  # nothing is announced before the commit
+        assert len(callbacks) >= 1
+        assert heard == [(r.entry.pk, r.conversation.pk, True)]
+    finally:
+        message_ingested.disconnect(listener)
