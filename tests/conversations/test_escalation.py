@@ -108,3 +108,27 @@ def test_subject_is_kept_when_the_workspace_turns_redaction_off(workspace):
     )
     r = services.ingest(workspace=workspace, message=message)
     assert CARD in Conversation.objects.get(pk=r.conversation.pk).subject
+
+
+def test_escalated_cases_are_marked_and_filterable_in_the_inbox(workspace, member, client):
+    from warmline.conversations import inbox
+
+    calm = say(workspace, "Hello, when does my order ship?").conversation
+    angry = services.ingest(
+        workspace=workspace,
+        message=InboundMessage(
+            channel="chat",
+            text="Cancel my account now, I'm switching to another provider.",
+            sender=Sender(email="bo@example.com"),
+            sent_at=NOW,
+        ),
+    ).conversation
+    assert Conversation.objects.get(pk=angry.pk).escalated_at is not None
+    Conversation.objects.filter(pk__in=[calm.pk, angry.pk]).update(owner=member)
+    q = inbox.parse({"view": "all", "flag": "escalated"})
+    assert [c.number for c in inbox.page(member, q).rows] == [angry.number]
+    client.force_login(member.user)
+    html = client.get("/?view=all").content.decode()
+    assert html.count('class="chip escalated"') == 1
+    row = html[html.index(f'data-number="{angry.number}"') :]
+    assert row.index('class="chip escalated"') < row.index("</tr>")

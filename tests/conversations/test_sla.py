@@ -126,3 +126,59 @@ def test_met_targets_are_never_announced(ws, time_machine, member):
         workspace=ws, actor=member, conversation=conv, changes={"status": "resolved"}
     )
     assert sla.check(MON_10 + dt.timedelta(days=10)) == 0
+
+
+def _inbox(member, **params):
+    from warmline.conversations import inbox
+
+    return [c.number for c in inbox.page(member, inbox.parse({"view": "all", **params})).rows]
+
+
+def test_inbox_sorts_by_the_soonest_due_response_and_filters_breaches(
+    ws, time_machine, member, client
+):
+    time_machine.move_to(MON_10)
+    calm = open_case(ws)
+    services.record_reply(workspace=ws, member=member, conversation=calm, text="Hi", at=MON_10)
+    normal = services.ingest(
+        workspace=ws,
+        message=InboundMessage(
+            channel="email", text="Help", sender=Sender(email="bo@example.com"), sent_at=MON_10
+        ),
+    ).conversation
+    urgent = services.ingest(
+        workspace=ws,
+        message=InboundMessage(
+            channel="email", text="Now!", sender=Sender(email="cy@example.com"), sent_at=MON_10
+        ),
+    ).conversation
+    services.update_conversation(
+        workspace=ws, actor=member, conversation=urgent, changes={"priority": "urgent"}
+    )
+    urgent.refresh_from_db()
+    assert urgent.first_response_due_at < normal.first_response_due_at  # 30 min vs 4 h
+    assert _inbox(member, sort="sla") == [urgent.number, normal.number, calm.number]
+
+    # 40 minutes later the urgent case is past due: marker and filter agree.
+    later = MON_10 + dt.timedelta(minutes=40)
+    time_machine.move_to(later)
+    rows = {c.number: c for c in Conversation.objects.filter(workspace=ws)}
+    assert sla.marker(rows[urgent.number], later) == "breached"
+    assert sla.marker(rows[normal.number], later) == ""
+    assert sla.marker(rows[calm.number], later) == ""
+    assert _inbox(member, flag="sla_breached") == [urgent.number]
+
+    client.force_login(member.user)
+    html = client.get("/?view=all&sort=sla").content.decode()
+    assert html.count('class="chip sla-breached"') == 1
+    assert html.index(f'data-number="{urgent.number}"') < html.index(
+        f'data-number="{normal.number}"'
+    )
+
+
+def test_a_warned_clock_shows_due_soon(ws, time_machine, member):
+    time_machine.move_to(MON_10)
+    conv = open_case(ws)
+    sla.check(MON_10 + dt.timedelta(hours=3, minutes=20))
+    conv.refresh_from_db()
+    assert sla.marker(conv, MON_10 + dt.timedelta(hours=3, minutes=21)) == "warning"

@@ -30,11 +30,13 @@ from django.db.models.functions import Cast
 from warmline.tenancy.models import Member
 
 from .models import ACTIVE_STATUSES, Conversation, Priority, Status
+from .sla import breached_q
 
 PAGE_SIZE = 50
 VIEWS = ("mine", "unassigned", "team", "all", "snoozed", "resolved")
-SORTS = ("waiting", "priority", "activity")
+SORTS = ("waiting", "priority", "activity", "sla")
 SENTIMENTS = ("negative", "neutral", "positive")
+FLAGS = ("escalated", "sla_breached")  # signal and SLA markers one can filter on
 # Sentiment bands on the compound score in [-1, 1] (VADER convention, widened a little).
 NEGATIVE_BELOW = -0.3
 POSITIVE_ABOVE = 0.3
@@ -68,6 +70,16 @@ def segments(sort: str) -> list[Segment]:
         ]
     if sort == "priority":
         return [Segment(Q(priority=p), "last_activity_at", True) for p in PRIORITY_ORDER]
+    if sort == "sla":
+        # Soonest response due first: cases awaiting a first response, then those awaiting
+        # a next response, then everything else by activity. (Resolution targets show as
+        # markers; they do not reorder.)
+        first = Q(first_response_at__isnull=True, first_response_due_at__isnull=False)
+        return [
+            Segment(first, "first_response_due_at", False),
+            Segment(~first & Q(next_response_due_at__isnull=False), "next_response_due_at", False),
+            Segment(~first & Q(next_response_due_at__isnull=True), "last_activity_at", True),
+        ]
     return [Segment(Q(), "last_activity_at", True)]
 
 
@@ -104,6 +116,7 @@ class InboxQuery:
     team: str = ""
     tag: str = ""
     sentiment: str = ""
+    flag: str = ""
     sort: str = "activity"
     after: str = ""  # a Cursor token: the page starts after that row
 
@@ -141,6 +154,7 @@ def parse(params: Mapping[str, str]) -> InboxQuery:
         team=team if team.isdigit() else "",
         tag=(params.get("tag") or "").strip()[:60],
         sentiment=pick("sentiment", SENTIMENTS),
+        flag=pick("flag", FLAGS),
         sort=pick("sort", SORTS, "activity"),
         after=after if Cursor.parse(after) else "",
     )
@@ -209,6 +223,10 @@ def _filtered(member: Member, q: InboxQuery) -> QuerySet[Conversation]:
         qs = qs.filter(sentiment_last__gt=POSITIVE_ABOVE)
     elif q.sentiment == "neutral":
         qs = qs.filter(sentiment_last__gte=NEGATIVE_BELOW, sentiment_last__lte=POSITIVE_ABOVE)
+    if q.flag == "escalated":
+        qs = qs.filter(escalated_at__isnull=False)
+    elif q.flag == "sla_breached":
+        qs = qs.filter(breached_q(dt.datetime.now(dt.UTC)))
     return qs
 
 
@@ -231,6 +249,12 @@ ROW_FIELDS = (
     "last_channel",
     "tags",
     "sentiment_last",
+    "escalated_at",
+    "first_response_at",
+    "first_response_due_at",
+    "next_response_due_at",
+    "resolution_due_at",
+    "sla_state",
     "waiting_since",
     "last_activity_at",
     "owner_id",
@@ -338,6 +362,7 @@ def view_counts(member: Member) -> dict[str, int]:
 
 __all__ = [
     "PAGE_SIZE",
+    "FLAGS",
     "SENTIMENTS",
     "SORTS",
     "VIEWS",

@@ -197,3 +197,37 @@ def _announce(
             notify(member=member, kind=f"sla_{level}", text=f"#{conv.number}: {text}", link=link)
     conv.sla_state = fresh.sla_state
     return 1
+
+
+def pending_due(conv: Conversation) -> dt.datetime | None:
+    """The earliest due time of a clock still running (None when all are met or unset)."""
+    dues = []
+    if conv.first_response_at is None and conv.first_response_due_at is not None:
+        dues.append(conv.first_response_due_at)
+    if conv.next_response_due_at is not None:
+        dues.append(conv.next_response_due_at)
+    if conv.resolution_due_at is not None and conv.status not in (Status.RESOLVED, Status.CLOSED):
+        dues.append(conv.resolution_due_at)
+    return min(dues) if dues else None
+
+
+def marker(conv: Conversation, now: dt.datetime) -> str:
+    """The inbox marker: "breached" once a running clock is past due, "warning" after the
+    periodic check announced one as due soon, else ""."""
+    due = pending_due(conv)
+    if due is None:
+        return ""
+    if due <= now:
+        return "breached"
+    if "warning" in (conv.sla_state or {}).values():
+        return "warning"
+    return ""
+
+
+def breached_q(now: dt.datetime) -> Q:
+    """Conversations with a running clock past due (the inbox's "SLA breached" filter)."""
+    return (
+        Q(first_response_at__isnull=True, first_response_due_at__lte=now)
+        | Q(next_response_due_at__lte=now)
+        | Q(resolution_due_at__lte=now)
+    )

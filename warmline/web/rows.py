@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from warmline.conversations import sla
 from warmline.conversations.inbox import NEGATIVE_BELOW, POSITIVE_ABOVE
 from warmline.conversations.models import Conversation, Priority, Status
 from warmline.customers.models import Channel
@@ -57,8 +58,13 @@ def present(rows: list[Conversation]) -> list[dict]:
     zone = timezone.get_current_timezone()
     pattern = SHORT_DATETIME.get((get_language() or "en")[:2], SHORT_DATETIME["en"])
     age = age_formatter()
+    now = timezone.now()
+    sla_words = {"breached": _("SLA breached"), "warning": _("SLA due soon")}
+    escalated_word = _("Escalated")
+    active = (Status.OPEN, Status.PENDING, Status.SNOOZED)
     out = []
     for c in rows:
+        sla_marker = sla.marker(c, now)
         score = c.sentiment_last
         mood = ""
         if score is not None:
@@ -90,6 +96,9 @@ def present(rows: list[Conversation]) -> list[dict]:
                 else "",
                 "mood": mood,
                 "mood_word": moods.get(mood, ""),
+                "sla": sla_marker,
+                "sla_word": sla_words.get(sla_marker, ""),
+                "escalated": escalated_word if c.escalated_at and c.status in active else "",
                 "owner": str(c.owner) if c.owner_id else "",
                 "team": c.team.name if c.team_id else "",
                 "waiting_iso": waiting.astimezone(zone).isoformat() if waiting else "",

@@ -160,6 +160,11 @@ def _inbox_context(request: HttpRequest) -> dict:
             ("activity", _("Last activity")),
             ("waiting", _("Waiting longest")),
             ("priority", _("Priority")),
+            ("sla", _("SLA due soonest")),
+        ],
+        "flags": [
+            ("escalated", _("Escalated")),
+            ("sla_breached", _("SLA breached")),
         ],
         "sentiments": [
             ("negative", _("Negative")),
