@@ -334,22 +334,47 @@ def focus_case():
     return Conversation.objects.filter(customer_id=focus).order_by("-last_activity_at").first()
 
 
+def _pct(samples: list[float], q: float) -> float:
+    return round(samples[max(0, int(len(samples) * q) - 1)], 2)
+
+
 def timed(client, url: str, iterations: int, warmup: int = 5) -> dict:
+    """Wall-clock server time per request, and this thread's CPU time beside it.
+
+    On a shared machine the wall time includes waiting for a core; the CPU time
+    (which on SQLite includes the database work, done in-process) shows what the
+    request itself costs. Both are reported; the headline figures are wall time.
+    """
     for _ in range(warmup):
         assert client.get(url).status_code == 200, url
-    samples = []
+    wall, cpu = [], []
     for _ in range(iterations):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         response = client.get(url)
-        samples.append((time.perf_counter() - t) * 1000)
+        wall.append((time.perf_counter() - t) * 1000)
+        cpu.append((time.thread_time() - c) * 1000)
         assert response.status_code == 200, url
-    samples.sort()
+    wall.sort()
+    cpu.sort()
     return {
-        "p50_ms": round(statistics.median(samples), 2),
-        "p95_ms": round(samples[int(len(samples) * 0.95) - 1], 2),
-        "max_ms": round(samples[-1], 2),
+        "p50_ms": round(statistics.median(wall), 2),
+        "p95_ms": _pct(wall, 0.95),
+        "max_ms": round(wall[-1], 2),
+        "cpu_p50_ms": round(statistics.median(cpu), 2),
+        "cpu_p95_ms": _pct(cpu, 0.95),
         "n": iterations,
     }
+
+
+def next_page_url(client, url: str) -> str:
+    """The inbox's own "Next" link (a keyset cursor), as an agent would follow it."""
+    import re
+    from html import unescape
+
+    page = client.get(url).content.decode()
+    match = re.search(r'<a rel="next" href="([^"]+)"', page)
+    assert match, "the inbox has no next page"
+    return "/" + unescape(match.group(1))
 
 
 def main() -> None:
@@ -413,6 +438,7 @@ def main() -> None:
         ).count(),
     }
     n = args.iterations
+    load_before = os.getloadavg()
     conversation = timed(client, f"/c/{conv.number}/", n)
     inbox = timed(client, "/?view=all", n)
     extra = {
@@ -422,7 +448,9 @@ def main() -> None:
         "inbox_tag_negative": timed(client, "/?view=all&tag=vip&sentiment=negative", n // 3),
         "panel_only": timed(client, f"/c/{conv.number}/panel/", n // 3),
         "customer_search_email": timed(client, "/customers/?q=" + FOCUS_EMAIL, n // 3),
+        "inbox_all_next_page": timed(client, next_page_url(client, "/?view=all"), n // 3),
     }
+    load_after = os.getloadavg()
     result = {
         "database": label,
         "conversation_p50_ms": conversation["p50_ms"],
@@ -431,12 +459,19 @@ def main() -> None:
         "inbox_p95_ms": inbox["p95_ms"],
         "budgets": {"conversation_p95_ms": 50, "inbox_p95_ms": 100},
         "within_budget": conversation["p95_ms"] < 50 and inbox["p95_ms"] < 100,
+        "within_budget_cpu": conversation["cpu_p95_ms"] < 50 and inbox["cpu_p95_ms"] < 100,
         "conversation": conversation,
         "inbox": inbox,
         "extra": extra,
         "sizes": sizes,
         "inbox_rows": 50,
         "method": "in-process django.test.Client through the full middleware stack, DEBUG off, production settings, one signed-in agent",
+        "load_average_1m": {"before": round(load_before[0], 2), "after": round(load_after[0], 2)},
+        "conditions": (
+            f"machine with {os.cpu_count()} cores shared with other work while measured "
+            f"(1-minute load {load_before[0]:.1f} before, {load_after[0]:.1f} after); "
+            "wall time includes waiting for a core, cpu_* is this request's own CPU time"
+        ),
         **seeded,
     }
     write_result("workspace" if label == "sqlite" else "workspace_postgres", result)
