@@ -32,9 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._common import RESULTS, free_port, machine, server_env  # noqa: E402
 
-PNG = (
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
-)
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 
 
 def message(i: int) -> tuple[str, bytes]:
@@ -62,7 +60,9 @@ def message(i: int) -> tuple[str, bytes]:
             ).encode()
         return sender, (head + f"Subject: {subject}\r\n\r\n{body}").encode()
     parent = f"bench-{i - 1}@mail.example"
-    head += f"Subject: Re: Order NW{customer}\r\nIn-Reply-To: <{parent}>\r\nReferences: <{parent}>\r\n"
+    head += (
+        f"Subject: Re: Order NW{customer}\r\nIn-Reply-To: <{parent}>\r\nReferences: <{parent}>\r\n"
+    )
     text = (
         "Any news? I really need it for the weekend.\r\n\r\n"
         "On Tue, 3 Mar 2026 at 10:00, Support <help@brand.example> wrote:\r\n> We are checking.\r\n"
@@ -158,9 +158,11 @@ def main() -> None:
     conversations = Conversation.objects.count()
     sent = len(latencies)
     lat_ms = sorted(x * 1000 for x in latencies)
+    # The headline figure is the embedded default (SQLite); PostgreSQL runs get their own keys.
+    key = "email_postgresql" if database.startswith("postgres") else "email"
     result = {
-        "email_msgs_per_s": round(sent / elapsed, 1),
-        "email": {
+        f"{key}_msgs_per_s": round(sent / elapsed, 1),
+        key: {
             "messages_sent": sent,
             "messages_committed": stored,
             "conversations": conversations,
@@ -168,9 +170,7 @@ def main() -> None:
             "smtpd_storage_threads": args.workers,
             "seconds": round(elapsed, 2),
             "per_message_ms_p50": round(statistics.median(lat_ms), 2) if lat_ms else None,
-            "per_message_ms_p99": round(lat_ms[int(len(lat_ms) * 0.99) - 1], 2)
-            if lat_ms
-            else None,
+            "per_message_ms_p99": round(lat_ms[int(len(lat_ms) * 0.99) - 1], 2) if lat_ms else None,
             "errors": errors[:10],
             "database": "postgresql" if database.startswith("postgres") else "sqlite",
             "mix": "1 new message + 2 threaded replies per customer; 1/5 of new ones HTML-only; "
