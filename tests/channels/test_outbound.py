@@ -337,3 +337,29 @@ def test_failed_delivery_shows_its_reason_in_the_timeline(
         client.post(reverse("web:reply", args=[case.number]), {"text": "Hi", "channel": "email"})
     page = client.get(reverse("web:conversation", args=[case.number])).content.decode()
     assert 'title="This workspace has no email address to send from.">Failed<' in page
+
+
+def test_reply_leaves_from_the_address_written_to_and_honours_reply_to(
+    workspace, member, address, sink, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    from warmline.channels.email import services as email
+
+    settings.MEDIA_ROOT = tmp_path
+    email.add_email_address(
+        workspace=workspace, actor=None, address="sales@brand.example", from_name="Acme Sales",
+        smtp_host="127.0.0.1", smtp_port=sink.port, smtp_security="plain",
+    )  # fmt: skip
+    [o] = email.receive(
+        b"From: Ana <ana@example.com>\r\nReply-To: Ana Home <ana.home@example.org>\r\n"
+        b"To: sales@brand.example\r\nSubject: Bulk order\r\nMessage-ID: <bulk-1@example.com>\r\n"
+        b"\r\nPrice for 40 units?\r\n",
+        recipients=["sales@brand.example"],
+    ).outcomes
+    conv = conversations.get_conversation(workspace=workspace, conversation_id=o.conversation_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        _send(workspace, member, conv, text="40 units: 10% off.")
+    got = sink.received[-1]
+    assert got.rcpt_tos == ["ana.home@example.org"]
+    assert got.message["From"] == "Acme Sales <sales@brand.example>"
+    assert split_reply_address(got.message["Reply-To"])[0] == "sales@brand.example"
+    assert got.message["In-Reply-To"] == "<bulk-1@example.com>"

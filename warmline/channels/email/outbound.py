@@ -25,7 +25,7 @@ from warmline.customers.models import Identity, IdentityKind
 
 from ..models import EmailAddress, OutboundMessage, Security
 from ..outbound import Delivery, PermanentFailure, TemporaryFailure, Undeliverable
-from .reply_token import make_reply_address
+from .reply_token import make_reply_address, split_reply_address
 from .tokens import conversation_token
 
 SMTP_TIMEOUT_SECONDS = 30
@@ -85,15 +85,60 @@ def _thread_ids(message: OutboundMessage) -> tuple[str | None, list[str]]:
     return in_reply_to, refs
 
 
+def _last_customer_email(message: OutboundMessage) -> dict:
+    """``data["email"]`` of the newest email the customer sent in this case ({} if none)."""
+    data = (
+        conversations.timeline(conversation=message.conversation)
+        .filter(channel="email", kind=EntryKind.CUSTOMER_MESSAGE, is_auto_reply=False)
+        .order_by("-occurred_at", "-id")
+        .values_list("data", flat=True)
+        .first()
+    )
+    return (data or {}).get("email") or {}
+
+
+def _ours(workspace_id: int) -> dict[str, EmailAddress]:
+    return {
+        a.address: a for a in EmailAddress.objects.filter(workspace_id=workspace_id, is_active=True)
+    }
+
+
+def _written_to(workspace_id: int, last: dict) -> EmailAddress | None:
+    if not last:
+        return None
+    ours = _ours(workspace_id)
+    for value in [*(last.get("recipients") or []), *(last.get("to") or []),
+                  *(last.get("cc") or [])]:  # fmt: skip
+        base, _token = split_reply_address(value)
+        if base in ours:
+            return ours[base]
+    return None
+
+
+def _reply_target(workspace_id: int, last: dict) -> str | None:
+    """Reply-To if the customer set one (and it is not one of ours), else their From."""
+    if not last:
+        return None
+    ours = _ours(workspace_id)
+    for value in [*(last.get("reply_to") or []), last.get("from") or ""]:
+        if value and split_reply_address(value)[0] not in ours:
+            return value
+    return None
+
+
 class EmailAdapter:
     """Registered for the ``email`` channel in ``ChannelsConfig.ready()``."""
 
     def prepare(self, message: OutboundMessage) -> None:
-        sender = sender_address(message.workspace_id)
+        last = _last_customer_email(message)
+        # Answer from the address the customer wrote to, to the address they asked for.
+        sender = _written_to(message.workspace_id, last) or sender_address(message.workspace_id)
         if sender is None:
             raise Undeliverable(_("This workspace has no email address to send from."))
-        recipient = message.recipient or customer_email(
-            message.workspace_id, message.conversation.customer_id
+        recipient = (
+            message.recipient
+            or _reply_target(message.workspace_id, last)
+            or customer_email(message.workspace_id, message.conversation.customer_id)
         )
         if not recipient:
             raise Undeliverable(_("The customer has no email address."))

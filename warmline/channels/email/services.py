@@ -371,6 +371,7 @@ def to_inbound(
     text = parsed.new_text.strip() or parsed.text
     email_data: dict[str, Any] = {
         "message_id": parsed.message_id,
+        "from": parsed.from_email,
         "to": parsed.to[:50],
         "cc": parsed.cc[:50],
         "reply_to": parsed.reply_to[:10],
