@@ -423,7 +423,7 @@ def _act(
         # Serialise per customer so the weekly cap holds across playbooks and workers
         # (PostgreSQL locks the row; SQLite's IMMEDIATE transaction holds the write lock).
         customer = (
-            Customer.objects.select_for_update()
+            Customer.objects.select_for_update(of=("self",))
             .select_related("owner", "workspace")
             .get(workspace=workspace, pk=d.customer_id)
         )
