@@ -363,3 +363,16 @@ def test_reply_leaves_from_the_address_written_to_and_honours_reply_to(
     assert got.message["From"] == "Acme Sales <sales@brand.example>"
     assert split_reply_address(got.message["Reply-To"])[0] == "sales@brand.example"
     assert got.message["In-Reply-To"] == "<bulk-1@example.com>"
+
+
+def test_machine_written_mail_says_so(
+    workspace, member, address, case, sink, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        _send(workspace, member, case, text="Human here.")
+        outbound.send(workspace=workspace, actor=None, conversation=case, text="Reminder")
+        outbound.send(
+            workspace=workspace, actor=None, conversation=case, text="Bot", kind="assistant_reply"
+        )
+    headers = [m.message["Auto-Submitted"] for m in sink.received]
+    assert headers == [None, "auto-generated", "auto-replied"]

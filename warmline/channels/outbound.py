@@ -184,7 +184,8 @@ def send(
                 subject=subject,
                 text=text,
                 html=html,
-                payload=dict(payload or {}),
+                # Adapters may treat people and machines differently (email: Auto-Submitted).
+                payload={**(payload or {}), "kind": kind, "automated": actor is None},
                 idempotency_key=idempotency_key or None,
             )
             undeliverable = _prepare(message)

@@ -180,6 +180,12 @@ class EmailAdapter:
             headers["In-Reply-To"] = f"<{p['in_reply_to']}>"
         if p.get("references"):
             headers["References"] = " ".join(f"<{r}>" for r in p["references"])
+        # RFC 3834: mail no person wrote says so, so out-of-office responders stay quiet
+        # and no loop starts between two automatic systems.
+        if p.get("kind") == EntryKind.ASSISTANT_REPLY:
+            headers["Auto-Submitted"] = "auto-replied"
+        elif p.get("automated"):
+            headers["Auto-Submitted"] = "auto-generated"
         email = EmailMultiAlternatives(
             subject=message.subject,
             body=body,
