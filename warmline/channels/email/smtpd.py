@@ -110,6 +110,9 @@ def make_controller(
 
     With a certificate the server offers STARTTLS.
     """
+    # aiosmtpd logs every SMTP command at INFO: one line per command per message.
+    if logging.getLogger("mail.log").level == logging.NOTSET:
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
     handler = InboundHandler(workers=workers)
     context = tls_context(cert, key)
     kwargs = {
