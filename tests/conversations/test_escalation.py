@@ -132,3 +132,27 @@ def test_escalated_cases_are_marked_and_filterable_in_the_inbox(workspace, membe
     assert html.count('class="chip escalated"') == 1
     row = html[html.index(f'data-number="{angry.number}"') :]
     assert row.index('class="chip escalated"') < row.index("</tr>")
+
+
+def test_trajectory_shows_on_the_case_and_the_360_panel(workspace, member, client):
+    from ..factories import ConversationFactory
+
+    first = say(workspace, "Thank you so much, I love this shop!").conversation
+    say(workspace, "The parcel arrived broken. Terrible, I'm furious.", minutes=5)
+    conv = Conversation.objects.get(pk=first.pk)
+    assert conv.sentiment_change == round(conv.sentiment_last - conv.sentiment_first, 4) < -0.5
+    past = ConversationFactory(
+        customer=conv.customer,
+        status="closed",
+        sentiment_first=0.8,
+        sentiment_lowest=-0.7,
+        sentiment_last=-0.7,
+        last_activity_at=NOW - dt.timedelta(days=30),
+    )
+    client.force_login(member.user)
+    page = client.get(f"/c/{conv.number}/").content.decode()
+    assert "data-trajectory" in page
+    trend = page[page.index('class="sentiment-trend"') :]
+    trend = trend[: trend.index("</section>")]
+    assert trend.count("data-trend") == 1 and f"#{past.number}" in trend
+    assert 'Positive</span> → <span class="chip mood negative">Negative' in trend

@@ -181,6 +181,7 @@ class ConversationOut(Schema):
     sentiment_first: float | None
     sentiment_lowest: float | None
     sentiment_last: float | None
+    sentiment_change: float | None  # last − first: how the customer felt during and after
 
 
 class ConversationDetailOut(ConversationOut):

@@ -140,6 +140,13 @@ class Conversation(WorkspaceScoped):
     def __str__(self) -> str:
         return f"#{self.number} {self.subject}"
 
+    @property
+    def sentiment_change(self) -> float | None:
+        """How the customer's mood moved from their first to their last message."""
+        if self.sentiment_first is None or self.sentiment_last is None:
+            return None
+        return round(self.sentiment_last - self.sentiment_first, 4)
+
 
 class EntryKind(models.TextChoices):
     CUSTOMER_MESSAGE = "customer_message", _("Customer message")

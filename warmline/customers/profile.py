@@ -67,6 +67,7 @@ def build_profile(
             "opened_at",
             "resolved_at",
             "last_activity_at",
+            "sentiment_first",
             "sentiment_last",
             "merged_into_id",
         ).order_by("-last_activity_at", "-id")[:PAST_CONVERSATIONS]
