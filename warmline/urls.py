@@ -18,5 +18,6 @@ urlpatterns = [
     path("email/", include("warmline.channels.email.urls")),
     path("insights/", include("warmline.insights.urls")),
     path("care/", include("warmline.proactive.care.urls")),
+    path("trends/", include("warmline.proactive.urls")),
     path("", include("warmline.web.urls")),
 ]

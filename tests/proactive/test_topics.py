@@ -10,6 +10,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from warmline.proactive.topics import TopicStore, default_encoder
+from warmline.proactive.train_topics import banking77_split
 
 CARD = [
     "my card has not arrived",
@@ -79,14 +80,17 @@ def test_merge_into_itself_is_refused():
         store.merge(store.topic_of[0], store.topic_of[0])
 
 
-NMI_3000, ARI_3000 = 0.62, 0.24  # measured 0.635 / 0.264 on this sample
+NMI_3000, ARI_3000 = 0.69, 0.40  # measured 0.7165 / 0.438 on this sample
 
 
 def test_topic_quality_on_banking77(datasets_dir):
-    """Online pass + full re-clustering, scored against the gold intents (measured: see docs)."""
+    """Online pass + full re-clustering, scored against the gold intents, on the half of
+    Banking77's intents the shipped encoder never saw (see train_topics.banking77_split)."""
     with open(datasets_dir / "banking77" / "train.csv", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    rows = random.Random(0).sample(rows, 3000)  # a third of the set keeps the test fast
+    _, unseen = banking77_split(r["category"] for r in rows)
+    rows = [r for r in rows if r["category"] in set(unseen)]
+    rows = random.Random(0).sample(rows, 3000)  # most of the half; keeps the test fast
     store = TopicStore()
     store.add_many(
         {"id": n, "customer": "c", "text": r["text"], "time": float(n)} for n, r in enumerate(rows)

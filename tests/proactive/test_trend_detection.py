@@ -6,6 +6,7 @@ import json
 import random
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -20,6 +21,7 @@ from warmline.proactive.trends import (
     advance,
     can_transition,
     next_state,
+    rise_p_value,
 )
 
 WARM = 8 * DAY  # past the default 7-day warm-up
@@ -79,9 +81,42 @@ def test_volume_rise_above_baseline_flags():
     flagged = [e for e in events if e.event == "flagged"]
     assert len(flagged) == 1
     assert flagged[0].reason is Reason.VOLUME_RISE
-    assert flagged[0].detail["expected"] == pytest.approx(4.0, abs=0.6)
-    # ~4 a day is normal; the flag comes once the last day is clearly above that
-    assert 12 <= flagged[0].detail["observed"] <= 20
+    detail = flagged[0].detail
+    # ~4 customers a day is normal (32 in the 8 days watched); six new customers inside an
+    # hour is far above that, so the short window flags it long before the day is over.
+    assert detail["baseline_customers"] in (31, 32)  # the first contact opens the period
+    assert 3 <= detail["observed"] <= 8 and detail["window_hours"] < 24
+    assert detail["p_value"] <= TrendConfig().rise_alpha / len(TrendConfig().rise_windows)
+
+
+def test_rise_p_value_is_the_binomial_tail():
+    # 3 of 3 contacts in a 1-hour window next to a 14-day baseline: (1/337)^3
+    assert rise_p_value(3, 0, HOUR, 14 * DAY) == pytest.approx((1 / 337) ** 3)
+    # the same count next to a busy baseline is ordinary
+    assert rise_p_value(3, 300, HOUR, 14 * DAY) > 0.05
+
+
+def test_vectors_make_the_neighbourhood_not_the_topic():
+    """With vectors, three customers close to each other flag even across topic ids, and
+    a fourth close message joins the open trend instead of flagging again."""
+    d = warmed_detector()
+    here, far = np.array([1.0, 0.0, 0.0], np.float32), np.array([0.0, 1.0, 0.0], np.float32)
+    events = []
+    for n in range(3):
+        events += d.observe(
+            topic_id=20 + n, message=f"v{n}", customer=f"v{n}", time=WARM + n * HOUR, vector=here
+        )
+    assert [e.event for e in events] == ["flagged"] and events[0].members == ("v0", "v1", "v2")
+    assert d.observe(topic_id=99, message="v3", customer="v3", time=WARM + 4 * HOUR, vector=here) == []
+    assert "v3" in d.trends[events[0].trend].members
+    events = [
+        e
+        for n in range(2)
+        for e in d.observe(
+            topic_id=30, message=f"f{n}", customer=f"f{n}", time=WARM + 5 * HOUR, vector=far
+        )
+    ]
+    assert events == []  # two customers elsewhere are not a trend
 
 
 def test_steady_volume_never_flags():

@@ -27,15 +27,18 @@ class TrendSettings(WorkspaceScoped):
     )
     rise_ratio = models.FloatField(_("volume rise: times the baseline"), default=3.0)
     rise_min_count = models.PositiveSmallIntegerField(
-        _("volume rise: minimum customers"), default=5
+        _("volume rise: minimum customers"), default=3
     )
-    rise_alpha = models.FloatField(_("volume rise: significance (p-value)"), default=1e-6)
+    rise_alpha = models.FloatField(_("volume rise: significance (p-value)"), default=1e-5)
     confirm_min_customers = models.PositiveSmallIntegerField(
         _("customers that confirm a trend"), default=6
     )
     assign_threshold = models.FloatField(_("topic similarity threshold"), null=True, blank=True)
     proactive_cap_days = models.PositiveSmallIntegerField(
         _("proactive messages: at most one per customer every N days"), default=7
+    )
+    warmup_days = models.PositiveSmallIntegerField(
+        _("history needed before flagging (days)"), default=7
     )
 
     class Meta:
@@ -140,6 +143,8 @@ class Trend(WorkspaceScoped):
     routing_rule = models.ForeignKey(
         "RoutingRule", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # float32 direction of the flagged messages: later messages this close join the trend.
+    vector = models.BinaryField(default=b"")
     fix_summary = models.TextField(_("what was fixed"), blank=True)
     fixed_at = models.DateTimeField(_("fixed at"), null=True, blank=True)
     fixed_by = models.ForeignKey(

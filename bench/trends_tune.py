@@ -1,0 +1,72 @@
+"""Tune the trend detector on the *tuning* intents only (never the reported ones).
+
+    .venv/bin/python bench/trends_tune.py [--grid small]
+
+Prints, per setting, the median detection delay and false alarms per 10k background
+messages over the tuning intents of the Banking77 held-out half (see
+``warmline.proactive.train_topics.held_out_roles``). The chosen setting becomes the
+product default in ``topics.py`` / ``trends.py``; ``bench/trends.py`` then reports it
+on the disjoint evaluation intents.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import itertools  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+from dataclasses import replace  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from trends import emergence  # noqa: E402
+from trends_stream import banking77  # noqa: E402
+
+from warmline.proactive.train_topics import banking77_split, held_out_roles  # noqa: E402
+from warmline.proactive.trends import TrendConfig  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threshold", type=float, nargs="*", default=[None])
+    parser.add_argument("--quantile", type=float, nargs="*", default=[None])
+    parser.add_argument("--alpha", type=float, nargs="*", default=[None])
+    parser.add_argument("--similarity", type=float, nargs="*", default=[None])
+    args = parser.parse_args(argv)
+    texts = banking77()
+    _, held_out = banking77_split(texts)
+    tune, _ = held_out_roles(held_out)
+    cases = [(intent, 100 + n) for n, intent in enumerate(tune)]
+    grid = itertools.product(args.threshold, args.quantile, args.alpha, args.similarity)
+    for threshold, quantile, alpha, similarity in grid:
+        config = TrendConfig()
+        if alpha is not None:
+            config = replace(config, rise_alpha=alpha)
+        if similarity is not None:
+            config = replace(config, neighbour_similarity=similarity)
+        store_kw = {}
+        if threshold is not None:
+            store_kw["threshold"] = threshold
+        if quantile is not None:
+            store_kw["outlier_quantile"] = quantile
+        result = emergence(texts, cases=cases, config=config, store_kw=store_kw)
+        result["setting"] = {
+            "threshold": threshold,
+            "quantile": quantile,
+            "alpha": alpha,
+            "similarity": similarity,
+        }
+        result["runs"] = [(r["held_out"], r["burst_messages"], r["delay"], r["false_alarms"]) for r in result["runs"]]
+        print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
