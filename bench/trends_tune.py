@@ -63,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
             "alpha": alpha,
             "similarity": similarity,
         }
-        result["runs"] = [(r["held_out"], r["burst_messages"], r["delay"], r["false_alarms"]) for r in result["runs"]]
+        result["runs"] = [
+            (r["held_out"], r["burst_messages"], r["delay"], r["false_alarms"])
+            for r in result["runs"]
+        ]
         print(json.dumps(result), flush=True)
     return 0
 

@@ -107,7 +107,9 @@ def test_vectors_make_the_neighbourhood_not_the_topic():
             topic_id=20 + n, message=f"v{n}", customer=f"v{n}", time=WARM + n * HOUR, vector=here
         )
     assert [e.event for e in events] == ["flagged"] and events[0].members == ("v0", "v1", "v2")
-    assert d.observe(topic_id=99, message="v3", customer="v3", time=WARM + 4 * HOUR, vector=here) == []
+    assert (
+        d.observe(topic_id=99, message="v3", customer="v3", time=WARM + 4 * HOUR, vector=here) == []
+    )
     assert "v3" in d.trends[events[0].trend].members
     events = [
         e

@@ -84,9 +84,7 @@ def history(workspace, capture, days=3):
             n += 1
 
 
-def crash_reports(
-    workspace, capture, count, start=T0 + dt.timedelta(days=3, hours=8), first=0
-):
+def crash_reports(workspace, capture, count, start=T0 + dt.timedelta(days=3, hours=8), first=0):
     """``count`` different customers report the same new problem, 40 minutes apart."""
     results = []
     for k in range(first, first + count):
@@ -127,7 +125,9 @@ def test_third_customer_flags_a_new_issue_notifies_leads_and_marks_conversations
     trend = Trend.objects.get(workspace=workspace)
     assert trend.reason == Trend.Reason.NEW_TOPIC and trend.state == TrendState.EMERGING
     assert trend.customer_count == 3 and trend.detail["at_entry"] == third[0].entry.pk
-    marked = set(TrendConversation.objects.filter(trend=trend).values_list("conversation_id", flat=True))
+    marked = set(
+        TrendConversation.objects.filter(trend=trend).values_list("conversation_id", flat=True)
+    )
     assert marked == {r.conversation.pk for r in first_two + third}
     note = TimelineEntry.objects.filter(
         conversation=third[0].conversation, kind=EntryKind.SYSTEM, data__trend=trend.pk
@@ -170,7 +170,13 @@ def test_workspace_threshold_and_switch(workspace, django_capture_on_commit_call
     crash_reports(workspace, django_capture_on_commit_callbacks, 2)
     assert Trend.objects.filter(workspace=workspace).count() == 1
     TrendSettings.objects.filter(workspace=workspace).update(enabled=False)
-    r = say(workspace, django_capture_on_commit_callbacks, "Totally new thing", "z", T0 + dt.timedelta(days=4))
+    r = say(
+        workspace,
+        django_capture_on_commit_callbacks,
+        "Totally new thing",
+        "z",
+        T0 + dt.timedelta(days=4),
+    )
     assert not TopicMessage.objects.filter(entry_id=r.entry.pk).exists()
 
 
@@ -222,7 +228,13 @@ def test_routing_rules_first_match_by_position(workspace, flagged, lead):
         return services.save_rule(workspace=workspace, actor=lead, data=kw)
 
     rule(name="Billing words", department="billing", keywords=["refund", "charged"], position=0)
-    rule(name="App on email", department="technical", keywords=["crash"], channels=["email"], position=1)
+    rule(
+        name="App on email",
+        department="technical",
+        keywords=["crash"],
+        channels=["email"],
+        position=1,
+    )
     rule(name="Anything email", department="support", channels=["email"], position=2)
     chosen = services.suggest_owner(workspace=workspace, trend=flagged)
     assert chosen.name == "App on email"
@@ -233,19 +245,25 @@ def test_routing_rules_first_match_by_position(workspace, flagged, lead):
     # Intents match a topic's name, as a lead renamed it.
     intent = RoutingRule(name="i", department="product", intents=["Statement crash"])
     assert services.rule_matches(intent, text="", names=["statement crash"], channels=set())
-    assert not services.rule_matches(RoutingRule(name="empty", department="other"), text="x", names=[], channels=set())
+    assert not services.rule_matches(
+        RoutingRule(name="empty", department="other"), text="x", names=[], channels=set()
+    )
     with pytest.raises(InvalidInput) as err:
         rule(name="bad", department="kitchen")
     assert err.value.field == "department"
     agent = MemberFactory(workspace=workspace, role="agent")
     with pytest.raises(PolicyDenied):
-        services.save_rule(workspace=workspace, actor=agent, data={"name": "x", "department": "other"})
+        services.save_rule(
+            workspace=workspace, actor=agent, data={"name": "x", "department": "other"}
+        )
 
 
 def test_flag_routes_to_the_department_rule(workspace, lead, django_capture_on_commit_callbacks):
     TrendSettings.objects.create(workspace=workspace, warmup_days=1)
     services.save_rule(
-        workspace=workspace, actor=lead, data={"name": "App", "department": "technical", "keywords": ["app"]}
+        workspace=workspace,
+        actor=lead,
+        data={"name": "App", "department": "technical", "keywords": ["app"]},
     )
     history(workspace, django_capture_on_commit_callbacks)
     crash_reports(workspace, django_capture_on_commit_callbacks, 3)
@@ -257,7 +275,9 @@ def test_problem_report_and_markdown(workspace, flagged, lead):
     Customer.objects.filter(workspace=workspace, name="Crash0").update(
         tier="gold", lifetime_value=Decimal("1200.50")
     )
-    Customer.objects.filter(workspace=workspace, name="Crash1").update(lifetime_value=Decimal("99.50"))
+    Customer.objects.filter(workspace=workspace, name="Crash1").update(
+        lifetime_value=Decimal("99.50")
+    )
     for text, score in zip(CRASH[:3], (-0.6, -0.3, 0.3), strict=True):
         TimelineEntry.objects.filter(workspace=workspace, text=text).update(sentiment=score)
     report = services.problem_report(workspace=workspace, trend_id=flagged.pk)
@@ -333,7 +353,9 @@ def test_outreach_honours_opt_outs_and_frequency_cap(
     assert statuses[c0.pk] == "opted_out" and statuses[c1.pk] == "pending"
     assert preview["will_send"] == 2 and preview["skipped"] == 1
     pending = [r for r in preview["recipients"] if r["status"] == "pending"]
-    assert pending[0]["message"].startswith("Hi Crash") and "{unknown} stays." in pending[0]["message"]
+    assert (
+        pending[0]["message"].startswith("Hi Crash") and "{unknown} stays." in pending[0]["message"]
+    )
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         outreach = services.create_outreach(
             workspace=workspace, actor=lead, trend_id=flagged.pk, template=template
@@ -357,17 +379,23 @@ def test_outreach_honours_opt_outs_and_frequency_cap(
     assert {r["status"] for r in again["recipients"]} == {"opted_out", "capped"}
     agent = MemberFactory(workspace=workspace, role="agent")
     with pytest.raises(PolicyDenied):
-        services.create_outreach(workspace=workspace, actor=agent, trend_id=flagged.pk, template="x")
+        services.create_outreach(
+            workspace=workspace, actor=agent, trend_id=flagged.pk, template="x"
+        )
 
 
 def test_rename_merge_split_topics(workspace, flagged, member):
     topic = flagged.topic
     with pytest.raises(InvalidInput):
         services.rename_topic(workspace=workspace, actor=member, topic_id=topic.pk, name="  ")
-    services.rename_topic(workspace=workspace, actor=member, topic_id=topic.pk, name="Statement crash")
+    services.rename_topic(
+        workspace=workspace, actor=member, topic_id=topic.pk, name="Statement crash"
+    )
     other = Topic.objects.filter(workspace=workspace, status="active").exclude(pk=topic.pk).first()
     moved = other.message_count
-    kept = services.merge_topics(workspace=workspace, actor=member, keep_id=topic.pk, absorb_id=other.pk)
+    kept = services.merge_topics(
+        workspace=workspace, actor=member, keep_id=topic.pk, absorb_id=other.pk
+    )
     other.refresh_from_db()
     assert other.status == "merged" and other.merged_into_id == topic.pk
     assert kept.message_count == 3 + moved and kept.name == "Statement crash"
@@ -375,7 +403,9 @@ def test_rename_merge_split_topics(workspace, flagged, member):
     assert len(parts) == 2 and sum(p.message_count for p in parts) == 3 + moved
     assert all(p.label for p in parts)
     with pytest.raises(InvalidInput):
-        services.merge_topics(workspace=workspace, actor=member, keep_id=topic.pk, absorb_id=topic.pk)
+        services.merge_topics(
+            workspace=workspace, actor=member, keep_id=topic.pk, absorb_id=topic.pk
+        )
 
 
 def test_api_trends_report_and_tenancy(workspace, flagged, lead, api, other_api):

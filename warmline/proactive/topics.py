@@ -481,9 +481,9 @@ class TopicStore:
             largest = sorted(self.topics.values(), key=lambda t: (-len(t.members), t.id))[:k]
             if len(largest) == k:
                 init = np.stack([self.centroid(t.id) for t in largest]).astype(np.float64)
-        parts = KMeans(
-            k, init=init, n_init=1, max_iter=max_iter, random_state=seed
-        ).fit_predict(self.vectors)
+        parts = KMeans(k, init=init, n_init=1, max_iter=max_iter, random_state=seed).fit_predict(
+            self.vectors
+        )
         old = np.asarray(self.topic_of)
         overlap = Counter(zip(parts.tolist(), old.tolist(), strict=True))
         # Greedy by overlap size: the biggest shared block decides who inherits an id.
@@ -515,9 +515,7 @@ class TopicStore:
         # store itself: only messages stranger than nearly all current members open topics.
         sims = np.einsum("ij,ij->i", self.vectors, self._centroids[self._member_rows()])
         # Never stricter than the product default: tight stores would otherwise split hairs.
-        self.threshold = min(
-            float(np.quantile(sims, self.outlier_quantile)), self.base_threshold
-        )
+        self.threshold = min(float(np.quantile(sims, self.outlier_quantile)), self.base_threshold)
         return {old_id: old_id for old_id in used_old if old_id in self.topics}
 
     def _member_rows(self) -> np.ndarray:

@@ -342,7 +342,9 @@ class TrendDetector:
             wide = [self._recent.contacts[i] for i in rows]
             close = sims >= c.neighbour_similarity
             near = [x for x, ok in zip(wide, close, strict=True) if ok]
-            near_vectors = self._recent.vectors[[i for i, ok in zip(rows, close, strict=True) if ok]]
+            near_vectors = self._recent.vectors[
+                [i for i, ok in zip(rows, close, strict=True) if ok]
+            ]
         else:  # no vectors: the topic is the neighbourhood
             wide = near = [x for x in window if x.time >= since]
             near_vectors = None

@@ -97,9 +97,7 @@ def trend_detail(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         trend = services.get_trend(workspace=ws, trend_id=pk)
         report = services.problem_report(workspace=ws, trend_id=pk)
-        comparison = (
-            services.fix_comparison(workspace=ws, trend_id=pk) if trend.fixed_at else None
-        )
+        comparison = services.fix_comparison(workspace=ws, trend_id=pk) if trend.fixed_at else None
     except DomainError as exc:
         raise Http404(exc.message) from exc
     return render(
