@@ -51,6 +51,7 @@ def _history(workspace, customers: int, churned: int):
                 opened_at=NOW - dt.timedelta(days=3),
                 last_activity_at=NOW,
                 escalated_at=NOW if k % 2 else None,
+                customer_message_count=1,
             )
         )
     Conversation.objects.bulk_create(convs)

@@ -73,7 +73,9 @@ def test_every_component_on_a_hand_computed_customer(clock, workspace, make_cust
             workspace=workspace, customer=c, external_id=f"O{i}", placed_at=NOW - _days(ago)
         )
     # one open case opened 10 days ago (so not "this week"), its message sentiment -0.2
-    conv = ConversationFactory(customer=c, opened_at=NOW - _days(10), status="open")
+    conv = ConversationFactory(
+        customer=c, opened_at=NOW - _days(10), status="open", customer_message_count=1
+    )
     TimelineEntry.objects.create(
         workspace=workspace,
         conversation=conv,
@@ -128,10 +130,23 @@ def test_history_and_trend_arrow(workspace, make_customer):
         assert HealthSnapshot.objects.filter(customer=c).count() == 1
         # three escalated open cases this week: the score falls
         for _ in range(3):
-            ConversationFactory(customer=c, status="open", escalated_at=NOW, opened_at=NOW)
+            ConversationFactory(
+                customer=c,
+                status="open",
+                escalated_at=NOW,
+                opened_at=NOW,
+                customer_message_count=1,
+            )
+        # a proactive case we opened and nobody answered is not an issue
+        ConversationFactory(customer=c, status="pending", opened_at=NOW, tags=["proactive"])
         services.recompute_health(workspace=workspace)
     row = CustomerHealth.objects.get(customer=c)
     assert row.score < first - 3 and row.previous_score == pytest.approx(first)
+    assert (
+        services.health_for(workspace=workspace, customer_id=c.pk)
+        .explained.contribution("issues")
+        .reason.startswith("3 open")
+    )
     assert row.trend == "down"
     with time_machine.travel(NOW + _days(1), tick=False):
         services.recompute_health(workspace=workspace)

@@ -270,7 +270,11 @@ def gather_facts(
     week_frac = week_ago - dt.datetime.combine(week_ago.date(), dt.time(), week_ago.tzinfo)
     cases = (
         _filter(
-            Conversation.objects.filter(workspace=workspace, opened_at__lte=now),
+            # cases the customer raised or wrote in: a proactive case we opened and nobody
+            # answered is neither an issue nor a contact
+            Conversation.objects.filter(
+                workspace=workspace, opened_at__lte=now, customer_message_count__gt=0
+            ),
             "customer_id",
             customer_ids,
         )
