@@ -471,6 +471,11 @@ def main() -> None:
             f"machine with {os.cpu_count()} cores shared with other work while measured "
             f"(1-minute load {load_before[0]:.1f} before, {load_after[0]:.1f} after); "
             "wall time includes waiting for a core, cpu_* is this request's own CPU time"
+            + (
+                " in the Django process (the PostgreSQL server's share is not in it)"
+                if label == "postgresql"
+                else " (SQLite runs in-process, so it includes the database work)"
+            )
         ),
         **seeded,
     }
