@@ -389,6 +389,7 @@ def main() -> dict:
         {
             "health_100k_seconds": round(statistics.median(runs), 3),
             "health_runs_seconds": [round(r, 3) for r in runs],
+            "health_100k_cpu_seconds": round(statistics.median(cpu), 3),
             "health_runs_cpu_seconds": [round(r, 3) for r in cpu],
             "health_run_parts": parts,
             "health_customers_scored": scored,
@@ -432,6 +433,7 @@ def main() -> dict:
         {
             "playbooks_100k_seconds": round(statistics.median(eval_runs), 3),
             "playbooks_runs_seconds": [round(r, 3) for r in eval_runs],
+            "playbooks_100k_cpu_seconds": round(statistics.median(eval_cpu), 3),
             "playbooks_runs_cpu_seconds": [round(r, 3) for r in eval_cpu],
             "playbooks_seconds_per_trigger": per_trigger,
             "playbooks_decisions": counts,
