@@ -128,6 +128,24 @@ end
 """
 
 
+def server_cpu_seconds(master_pid: int) -> float:
+    """CPU time (user + system) used so far by the server's worker processes.
+
+    On a shared machine wall-clock rates depend on what else runs; CPU seconds per
+    message do not (much), and say what two idle cores could at most sustain.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    for pid in [master_pid, *map(int, children)]:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def run_wrk(port: int, token: str, customers: int, seconds: int, connections: int) -> dict:
     texts = "{" + ",".join('"' + t.replace("{n}", "12345") + '"' for t in TEXTS) + "}"
     script = (
@@ -161,11 +179,13 @@ def run_wrk(port: int, token: str, customers: int, seconds: int, connections: in
         return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    done = int(re.search(r"(\d+) requests in", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
         "api_msgs_per_s": round(rps, 1),
         "api_p50_ms": ms("50"),
         "api_p99_ms": ms("99"),
+        "api_requests": done,
         "api_non_2xx": int(non2xx.group(1)) if non2xx else 0,
         "api_connections": connections,
         "api_seconds": seconds,
@@ -256,8 +276,17 @@ def main() -> None:
     server = start_gunicorn(env, port, workers=args.workers, threads=args.threads)
     load_before = os.getloadavg()
     try:
+        cpu0 = server_cpu_seconds(server.pid)
         api = run_wrk(port, token, args.customers, args.seconds, args.connections)
+        cpu1 = server_cpu_seconds(server.pid)
         bulk = run_bulk(port, token, args.customers, args.batches)
+        cpu2 = server_cpu_seconds(server.pid)
+        api["api_server_cpu_ms_per_msg"] = round(
+            (cpu1 - cpu0) * 1000 / max(1, api["api_requests"]), 2
+        )
+        bulk["bulk_server_cpu_ms_per_msg"] = round(
+            (cpu2 - cpu1) * 1000 / max(1, args.batches * 1000), 3
+        )
     finally:
         server.terminate()
         server.wait(30)
