@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -113,3 +114,62 @@ def test_replay_command_on_a_small_store(tmp_path):
     assert second["changed"]["orders"]["#P2"]["status"] == "pending"
     assert second["changed"]["orders"]["#P2"]["address"]["city"] == "Reno"
     assert second["changed"]["users"] == {}
+
+
+def test_import_into_a_workspace_feeds_the_store_connector(data_dir, tmp_path, workspace, member):
+    from warmline.actions.catalogue import CATALOGUE
+    from warmline.actions.models import AuthorityProfile, StoreProduct
+    from warmline.customers.models import Customer, Order
+
+    from ..factories import ConversationFactory
+    from .test_connectors import act, refused
+
+    small_store().dump(tmp_path / "store")
+    for _ in range(2):  # re-importing updates the same rows
+        call_command("store", "import", str(tmp_path / "store"), "--workspace", workspace.slug)
+    assert Customer.objects.filter(workspace=workspace).count() == 2
+    assert Order.objects.filter(workspace=workspace).count() == 7
+    assert StoreProduct.objects.filter(workspace=workspace).count() == 2
+    ada = Customer.objects.get(workspace=workspace, identities__value="ada@example.com")
+    assert ada.name == "Ada Lovelace" and ada.custom_attributes["store_user_id"] == "ada"
+    assert set(ada.custom_attributes["payment_methods"]) >= {"credit_card_1", "gift_card_big"}
+    p1 = Order.objects.get(workspace=workspace, external_id="#P1")
+    assert p1.customer == ada and p1.total == Decimal("60.51") and p1.status == "pending"
+    assert p1.payment_method == "credit_card_1"
+
+    AuthorityProfile.objects.create(
+        workspace=workspace, role="agent", limits=dict.fromkeys(CATALOGUE)
+    )
+    conv = ConversationFactory(customer=ada)
+    change = {"order_id": p1.pk, "item_ids": ["shirt_s"]}
+    refused(
+        member,
+        conv,
+        "modify_order",
+        "not found or available",
+        **change,
+        new_items=[{"item_id": "shirt_l", "product_id": "p_shirt", "price": "43.00"}],
+    )
+    refused(
+        member,
+        conv,
+        "modify_order",
+        "costs 42.04",
+        **change,
+        new_items=[{"item_id": "shirt_m", "product_id": "p_shirt", "price": "41.00"}],
+    )
+    action = act(
+        member,
+        conv,
+        "modify_order",
+        **change,
+        new_items=[{"item_id": "shirt_m", "product_id": "p_shirt", "price": "42.04"}],
+    )
+    assert action.status == "executed"
+    p1.refresh_from_db()
+    assert [i["item_id"] for i in p1.items] == ["shirt_m", "lamp_w"]
+    assert p1.status == "pending (item modified)" and p1.total == Decimal("62.54")
+    # The other workspace sees none of it.
+    from ..factories import WorkspaceFactory
+
+    assert not StoreProduct.objects.filter(workspace=WorkspaceFactory()).exists()

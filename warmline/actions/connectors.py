@@ -42,7 +42,7 @@ from .catalogue import (
     ReturnParams,
     jsonable,
 )
-from .models import ActionStatus, ConnectorConfig, EmpoweredAction
+from .models import ActionStatus, ConnectorConfig, EmpoweredAction, StoreProduct
 
 SUCCEEDED, REFUSED, FAILED = "succeeded", "refused", "failed"
 
@@ -378,7 +378,9 @@ class StoreConnector:
             )
         new_lines = None
         if p.item_ids is not None:
-            new_lines, difference = self._changed_lines(record, p.item_ids, p.new_items or [])
+            new_lines, difference = self._changed_lines(
+                record, p.item_ids, p.new_items or [], order.workspace_id
+            )
             method = new_method or user["payment_methods"].get(order.payment_method, {})
             policy.check_gift_card_covers(
                 method, difference, rule="gift_card.covers_difference", purpose="the new item"
@@ -410,8 +412,13 @@ class StoreConnector:
         after["status"] = order.status
         return {"order": order.external_id, "before": before, "after": after}
 
-    def _changed_lines(self, record, item_ids, new_items) -> tuple[list[dict], Decimal]:
-        """The order's lines after changing each listed item to its new variant."""
+    def _changed_lines(
+        self, record, item_ids, new_items, workspace_id: int
+    ) -> tuple[list[dict], Decimal]:
+        """The order's lines after changing each listed item to its new variant.
+
+        Where the store's catalogue holds the product (``warmline store import``), the new
+        item must be an available variant of the same product at the catalogue's price."""
         item_ids = policy.check_item_list(list(item_ids))
         policy.check_items_in_order(record, item_ids, message=None)
         policy.check_pairs(item_ids, [n.item_id for n in new_items])
@@ -429,6 +436,7 @@ class StoreConnector:
                     f"Error: new item {new.item_id} not found or available",
                     rule="items.same_product_available",
                 )
+            self._check_catalogue(workspace_id, old, new)
             difference += new.price - money(old.get("price"))
             lines[index] = {
                 **old,
@@ -438,6 +446,25 @@ class StoreConnector:
                 **({"options": new.options} if new.options else {}),
             }
         return lines, difference
+
+    @staticmethod
+    def _check_catalogue(workspace_id: int, old: dict, new: Any) -> None:
+        product = StoreProduct.objects.filter(
+            workspace_id=workspace_id, product_id=str(old.get("product_id") or "")
+        ).first()
+        if product is None:
+            return  # no catalogue for it: the order's own lines are all we know
+        variant = (product.variants or {}).get(str(new.item_id))
+        if not variant or not variant.get("available"):
+            raise policy.StorePolicyDenied(
+                f"Error: new item {new.item_id} not found or available",
+                rule="items.same_product_available",
+            )
+        if money(variant.get("price")) != new.price:
+            raise policy.StorePolicyDenied(
+                f"Error: item {new.item_id} costs {money(variant.get('price'))}, not {new.price}",
+                rule="items.catalogue_price",
+            )
 
     def _return_items(self, action, p: ReturnParams, order, customer, write):
         record = _order_record(order)
@@ -463,7 +490,9 @@ class StoreConnector:
     def _exchange_items(self, action, p: ExchangeParams, order, customer, write):
         record = _order_record(order)
         policy.check_delivered(record, verb="exchanged")
-        new_lines, difference = self._changed_lines(record, p.item_ids, p.new_items)
+        new_lines, difference = self._changed_lines(
+            record, p.item_ids, p.new_items, order.workspace_id
+        )
         user = _user_record(customer, order)
         method_id = p.payment_method_id or order.payment_method
         method = policy.require_payment_method(user, method_id)

@@ -183,3 +183,24 @@ class ConnectorConfig(WorkspaceScoped):
 
     def __str__(self) -> str:
         return self.name
+
+
+class StoreProduct(WorkspaceScoped):
+    """A product of the built-in store and its variants, as the retail reference shapes them:
+    ``variants`` maps item id -> {item_id, options, available, price}. The store connector
+    reads it to allow item changes only to an available variant of the same product, at
+    the catalogue's price."""
+
+    product_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=200)
+    variants = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "product_id"], name="store_product_unique_id"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,8 +1,10 @@
 """``warmline store import DIR`` / ``warmline store export DIR``: the store connector's data.
 
-The store is kept in the retail reference's JSON shape under ``<DATA_DIR>/store``
-until the store connector's database models exist; import validates and keeps a
-lossless copy, export writes it back unchanged.
+The store is kept in the retail reference's JSON shape under ``<DATA_DIR>/store``:
+import validates and keeps a lossless copy, export writes it back unchanged. With
+``--workspace SLUG`` import also mirrors it into that workspace's database rows
+(customers with payment methods, orders, products; see ``warmline.actions.store_db``),
+which is what the store connector acts on.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ class Command(BaseCommand):
         imp.add_argument(
             "--strict", action="store_true", help="refuse a store with dangling references"
         )
+        imp.add_argument(
+            "--workspace", help="also load it into this workspace's database (its slug)"
+        )
         exp = sub.add_parser("export", help="write the imported store back to a folder")
         exp.add_argument("directory", type=Path)
         exp.add_argument(
@@ -38,7 +43,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         if options["subcommand"] == "import":
-            self._import(options["directory"], strict=options["strict"])
+            self._import(
+                options["directory"], strict=options["strict"], workspace=options["workspace"]
+            )
         else:
             self._export(options["directory"], options["source"])
 
@@ -48,7 +55,7 @@ class Command(BaseCommand):
         except (OSError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
 
-    def _import(self, directory: Path, *, strict: bool) -> None:
+    def _import(self, directory: Path, *, strict: bool, workspace: str | None = None) -> None:
         data = self._load(directory)
         problems = data.integrity_problems()
         for problem in problems[:20]:
@@ -60,6 +67,18 @@ class Command(BaseCommand):
             f"imported {len(data.users)} users, {len(data.orders)} orders, "
             f"{len(data.products)} products into {store_dir()}"
         )
+        if workspace:
+            from warmline.actions.store_db import import_store
+            from warmline.tenancy.models import Workspace
+
+            ws = Workspace.objects.filter(slug=workspace).first()
+            if ws is None:
+                raise CommandError(f"no workspace '{workspace}'")
+            counts = import_store(workspace=ws, actor=None, data=data)
+            self.stdout.write(
+                f"loaded into workspace {ws.slug}: {counts['customers']} customers, "
+                f"{counts['orders']} orders, {counts['products']} products"
+            )
 
     def _export(self, directory: Path, source: Path | None) -> None:
         source = source or store_dir()
