@@ -99,3 +99,8 @@ def test_breakdown_shows_names_and_member_filter(signed_in, workspace, member):
     body = signed_in.get(f"/insights/?by=team_id&owner_id={member.pk}").content.decode()
     assert f'<option value="{member.pk}" selected>' in body
     assert "<tr><td>Billing</td><td>1</td>" in body
+
+
+def test_insights_is_in_the_main_navigation(signed_in):
+    body = signed_in.get("/insights/").content.decode()
+    assert '<a href="/insights/" aria-current="page">Insights</a>' in body

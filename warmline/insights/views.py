@@ -125,6 +125,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     figures = engine.kpis(q.workspace_ids, q.period, q.filters)
     weeks = engine.series(q.workspace_ids, q.period, q.filters, "week")
     dots = engine.connect_the_dots(q.workspace_ids, q.period, q.filters)
+    for pair in dots.values():
+        pair["x_label"], pair["y_label"] = BY_KEY[pair["x"]].label, BY_KEY[pair["y"]].label
     chart_data = {
         "weeks": [w["start"] for w in weeks],
         "series": {k: [w["kpis"][k]["value"] for w in weeks] for k in ("nps", "csat", "fcr")},
