@@ -126,12 +126,27 @@ def test_my_follow_ups_due_today_overdue_done(agent_client, workspace, owner, ma
         text="someone else's",
         due_at=NOW,
     )
+    from tests.factories import ConversationFactory
+    from warmline.feedback.models import RecoveryTask
+
+    recovery = RecoveryTask.objects.create(
+        workspace=workspace,
+        member=owner,
+        customer=c,
+        conversation=ConversationFactory(customer=c),
+        reason="Detractor answer (NPS 2)",
+        due_at=NOW + dt.timedelta(hours=3),
+    )
     with time_machine.travel(NOW, tick=False):
         page = agent_client.get(reverse("care:follow_ups")).content.decode()
         tasks = services.my_follow_ups(member=owner)
-    assert [t.text for t in tasks.due_today] == ["today"]
+    assert [t.text for t in tasks.due_today] == ["today", "Detractor answer (NPS 2)"]
+    assert "survey recovery" in page
+    agent_client.post(reverse("care:recovery_done", args=[recovery.pk]))
+    recovery.refresh_from_db()
+    assert recovery.done_at is not None
     assert [t.text for t in tasks.overdue] == ["late"] and [t.pk for t in tasks.done] == [done.pk]
-    assert "Overdue (1)" in page and "Due today (1)" in page and "Done (1)" in page
+    assert "Overdue (1)" in page and "Due today (2)" in page and "Done (1)" in page
     assert "someone else" not in page
     late = FollowUp.objects.get(text="late")
     agent_client.post(reverse("care:follow_up_done", args=[late.pk]))

@@ -724,34 +724,83 @@ def outcomes_report(*, workspace: Workspace) -> list[dict[str, Any]]:
 
 
 @dataclass
+class Task:
+    """One follow-up in "My follow-ups": a playbook's task or a survey recovery call."""
+
+    kind: str  # "care" (FollowUp) or "recovery" (feedback.RecoveryTask)
+    pk: int
+    text: str
+    customer: Customer
+    customer_id: int
+    due_at: dt.datetime
+    done_at: dt.datetime | None
+
+
+@dataclass
 class FollowUps:
-    due_today: list[FollowUp]
-    overdue: list[FollowUp]
-    upcoming: list[FollowUp]
-    done: list[FollowUp]
+    due_today: list[Task]
+    overdue: list[Task]
+    upcoming: list[Task]
+    done: list[Task]
+
+
+def _tasks(rows, kind: str, text) -> list[Task]:
+    return [Task(kind, r.pk, text(r), r.customer, r.customer_id, r.due_at, r.done_at) for r in rows]
 
 
 def my_follow_ups(
     *, member: Member, now: dt.datetime | None = None, done_limit: int = 20
 ) -> FollowUps:
-    """The member's follow-ups split by the workspace's calendar day: due today, overdue,
-    later, and the most recently done."""
+    """The member's follow-ups by the workspace's calendar day: due today, overdue, later,
+    and the most recently done. Recovery calls that detractor answers opened (feedback app)
+    are follow-ups too, so owners have one list."""
+    from warmline.feedback.models import RecoveryTask
+
     now = now or timezone.now()
     zone = engine.customer_zone(member.workspace.time_zone, {}, {})
-    local = now.astimezone(zone)
-    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    start = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
     end = start + dt.timedelta(days=1)
-    base = FollowUp.objects.filter(workspace_id=member.workspace_id, member=member).select_related(
-        "customer", "playbook"
+    mine = FollowUp.objects.filter(workspace_id=member.workspace_id, member=member).select_related(
+        "customer"
     )
-    open_ = list(base.filter(done_at__isnull=True).order_by("due_at", "id")[:500])
-    done = list(base.filter(done_at__isnull=False).order_by("-done_at", "-id")[:done_limit])
+    recovery = RecoveryTask.objects.filter(
+        workspace_id=member.workspace_id, member=member
+    ).select_related("customer")
+    open_ = _tasks(
+        mine.filter(done_at__isnull=True).order_by("due_at", "id")[:500], "care", lambda r: r.text
+    ) + _tasks(
+        recovery.filter(done_at__isnull=True).order_by("due_at", "id")[:500],
+        "recovery",
+        lambda r: r.reason,
+    )
+    done = _tasks(
+        mine.filter(done_at__isnull=False).order_by("-done_at", "-id")[:done_limit],
+        "care",
+        lambda r: r.text,
+    ) + _tasks(
+        recovery.filter(done_at__isnull=False).order_by("-done_at", "-id")[:done_limit],
+        "recovery",
+        lambda r: r.reason,
+    )
+    open_.sort(key=lambda t: (t.due_at, t.pk))
+    done.sort(key=lambda t: t.done_at, reverse=True)
     return FollowUps(
-        due_today=[f for f in open_ if start <= f.due_at < end and f.due_at >= start],
-        overdue=[f for f in open_ if f.due_at < start],
-        upcoming=[f for f in open_ if f.due_at >= end],
-        done=done,
+        due_today=[t for t in open_ if start <= t.due_at < end],
+        overdue=[t for t in open_ if t.due_at < start],
+        upcoming=[t for t in open_ if t.due_at >= end],
+        done=done[:done_limit],
     )
+
+
+def complete_recovery(*, member: Member, task_id: Any) -> None:
+    """Mark a survey recovery call done (the feedback app owns the task)."""
+    from warmline.feedback import services as feedback
+    from warmline.feedback.models import RecoveryTask
+
+    task = RecoveryTask.objects.filter(workspace_id=member.workspace_id, pk=task_id).first()
+    if task is None or (task.member_id not in (None, member.pk) and not member.is_lead):
+        raise NotFound(_("No such follow-up."), field="follow_up_id")
+    feedback.complete_recovery_task(workspace=member.workspace, actor=member, task_id=task.pk)
 
 
 def complete_follow_up(*, member: Member, follow_up_id: Any, done: bool = True) -> FollowUp:

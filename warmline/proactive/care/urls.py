@@ -12,6 +12,7 @@ urlpatterns = [
     path("playbooks/<int:pk>/delete/", views.playbook_delete, name="playbook_delete"),
     path("follow-ups/", views.follow_ups, name="follow_ups"),
     path("follow-ups/<int:pk>/done/", views.follow_up_done, name="follow_up_done"),
+    path("follow-ups/recovery/<int:pk>/done/", views.recovery_done, name="recovery_done"),
     path("health/", views.health_report, name="health_report"),
     path("settings/", views.care_settings, name="settings"),
     path("customers/<int:pk>/panel/", views.customer_panel, name="panel"),

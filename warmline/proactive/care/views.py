@@ -140,6 +140,16 @@ def follow_up_done(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @member_view
+@require_POST
+def recovery_done(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        services.complete_recovery(member=request.member, task_id=pk)
+    except DomainError:
+        raise Http404 from None
+    return redirect("care:follow_ups")
+
+
+@member_view
 def health_report(request: HttpRequest) -> HttpResponse:
     report = services.health_report(workspace=request.member.workspace)
     return render(request, "care/health_report.html", {"member": request.member, **report})
