@@ -583,3 +583,38 @@ def test_dry_run_lists_who_and_why_and_writes_nothing(workspace, make_customer, 
     assert first.customer_id == a.pk and first.channel == "email"
     assert first.reason == "order_delivered on 2026-03-10"
     assert not Outreach.objects.exists() and not OutboundMessage.objects.exists()
+
+
+def test_a_trend_marked_fixed_by_the_trends_app_tells_its_customers(
+    workspace, make_customer, make_playbook, django_capture_on_commit_callbacks
+):
+    from warmline.proactive.models import Topic, Trend, TrendConversation
+
+    hit, spared = make_customer(), make_customer(name="Spared")
+    pb = make_playbook("trend_fixed", message_body="Hi {first_name}: {reason}.")
+    topic = Topic.objects.create(workspace=workspace, label="blank invoice pdf")
+    trend = Trend.objects.create(
+        workspace=workspace,
+        topic=topic,
+        reason="new_topic",
+        flagged_at=NOW,
+        first_seen_at=NOW,
+        last_seen_at=NOW,
+    )
+    TrendConversation.objects.create(
+        workspace=workspace,
+        trend=trend,
+        conversation=ConversationFactory(customer=hit),
+        customer=hit,
+    )
+    with time_machine.travel(NOW, tick=False), django_capture_on_commit_callbacks(execute=True):
+        trend.state, trend.fixed_at = "fixed", NOW
+        trend.fix_summary = "invoices render again"
+        trend.save()
+    out = Outreach.objects.get(playbook=pb)
+    assert out.customer_id == hit.pk and out.trigger_key == f"trend:{trend.pk}"
+    text = TimelineEntry.objects.get(conversation=out.conversation, kind="assistant_reply").text
+    assert text == "Hi Ana: fixed: invoices render again."
+    with time_machine.travel(NOW, tick=False), django_capture_on_commit_callbacks(execute=True):
+        trend.save()  # saved again while fixed: nobody hears twice
+    assert Outreach.objects.count() == 1
