@@ -1016,7 +1016,7 @@ def send_outreach(*, outreach_id: int, now: dt.datetime | None = None) -> dict:
     for recipient_id in list(pending):
         with transaction.atomic():
             r = (
-                OutreachRecipient.objects.select_for_update()
+                OutreachRecipient.objects.select_for_update(of=("self",))
                 .select_related("customer", "conversation")
                 .get(pk=recipient_id)
             )
