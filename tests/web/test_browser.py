@@ -201,7 +201,7 @@ def test_spanish_interface_at_tablet_width(asgi_server, browser, scene):
         page.screenshot(path=str(ARTIFACTS / "inbox-es-tablet.png"), full_page=True)
         page.goto(f"{asgi_server}/c/{conv.number}/")
         assert "Responder al cliente" in page.inner_text("form.composer")
-        assert "Aún no disponible." in page.inner_text("#panel")
+        assert "Evolución del sentimiento" in page.inner_text("#panel")
         # At tablet width the panel sits below the case instead of beside it.
         case_box = page.locator("section.case").bounding_box()
         panel_box = page.locator("#panel").bounding_box()
