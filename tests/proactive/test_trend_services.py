@@ -432,3 +432,41 @@ def test_api_trends_report_and_tenancy(workspace, flagged, lead, api, other_api)
     # Agents may not change thresholds; leads may.
     assert api.patch_json("/api/v1/trend-settings", {"rise_ratio": 4}).status_code == 403
     assert api.get("/api/v1/trend-settings").json()["new_topic_min_customers"] == 3
+
+
+def test_trends_pages_in_the_agent_workspace(client, workspace, flagged, lead, other_workspace):
+    client.force_login(lead.user)
+    home = client.get("/trends/")
+    assert home.status_code == 200 and f'href="/trends/{flagged.pk}/"' in home.content.decode()
+    page = client.get(f"/trends/{flagged.pk}/")
+    body = page.content.decode()
+    assert page.status_code == 200 and CRASH[0] in body and "Representative messages" in body
+    # Acknowledge, then record the fix from the page.
+    client.post(f"/trends/{flagged.pk}/", {"action": "acknowledge"})
+    client.post(f"/trends/{flagged.pk}/", {"action": "fix", "summary": "Patched the viewer"})
+    flagged.refresh_from_db()
+    assert flagged.state == TrendState.FIXED and flagged.fix_summary == "Patched the viewer"
+    assert "Before and after the fix" in client.get(f"/trends/{flagged.pk}/").content.decode()
+    # Preview of recipients before sending.
+    preview = client.post(
+        f"/trends/{flagged.pk}/", {"action": "preview", "template": "Hi {name}, fixed: {fix}"}
+    )
+    assert "3 will receive it, 0 skipped" in preview.content.decode()
+    md = client.get(f"/trends/{flagged.pk}/report.md")
+    assert md.status_code == 200 and md.content.startswith(b"# Problem report")
+    # Topics page: rename through the form.
+    client.post(
+        f"/trends/topics/{flagged.topic_id}/", {"action": "rename", "name": "Statement crash"}
+    )
+    assert "Statement crash" in client.get("/trends/topics/").content.decode()
+    # Another workspace's trend is a 404, and the menu links the page.
+    other = Trend.objects.create(
+        workspace=other_workspace,
+        topic=Topic.objects.create(workspace=other_workspace),
+        reason="new_topic",
+        flagged_at=T0,
+        first_seen_at=T0,
+        last_seen_at=T0,
+    )
+    assert client.get(f"/trends/{other.pk}/").status_code == 404
+    assert 'href="/trends/"' in home.content.decode()
