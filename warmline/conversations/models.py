@@ -122,6 +122,10 @@ class Conversation(WorkspaceScoped):
             models.Index(fields=["customer", "last_activity_at"], name="conv_customer_act"),
             # The KPI backlog (count, mean and oldest age of open work) from the index alone.
             models.Index(fields=["workspace", "status", "opened_at"], name="conv_ws_status_opened"),
+            # Active customers per period (KPI retention and churn), from the index alone.
+            models.Index(
+                fields=["workspace", "opened_at", "customer"], name="conv_ws_opened_customer"
+            ),
             # Inbox sorts walk these per status (see conversations/inbox.py) instead of
             # sorting every match; the customer one leads with the workspace so the
             # 360° panel's lookups pick it even without planner statistics.
