@@ -527,6 +527,14 @@ def main() -> None:
         .values_list("team_id", flat=True)[0]
     )
     team_year_times, _ = time_engine(ws, year, engine.Filters(team_id=team))
+    from warmline.insights import loyalty
+
+    customer_times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        retention = loyalty.retention([ws], period)
+        loyalty.historical_clv([ws], period)
+        customer_times.append(time.perf_counter() - t0)
     incremental = time_incremental(ws)
     sums = engine.sums([ws.pk], period)
     result = {
@@ -539,6 +547,8 @@ def main() -> None:
         "kpis_seconds_365_days": round(statistics.median(year_times), 4),
         "kpis_seconds_30_days_one_channel": round(statistics.median(channel_times), 4),
         "kpis_seconds_365_days_one_team": round(statistics.median(team_year_times), 4),
+        "customer_kpis_seconds": round(statistics.median(customer_times), 4),
+        "customer_kpis": retention,
         "what_kpis_seconds_covers": (
             "insights.engine.kpis(): all KPIs for the period and the previous period with the "
             "change, plus the live backlog count and age (what /api/v1/kpis returns)"

@@ -104,3 +104,21 @@ def test_breakdown_shows_names_and_member_filter(signed_in, workspace, member):
 def test_insights_is_in_the_main_navigation(signed_in):
     body = signed_in.get("/insights/").content.decode()
     assert '<a href="/insights/" aria-current="page">Insights</a>' in body
+
+
+def test_customer_tiles_show_no_data_then_figures(signed_in, workspace):
+    from django.utils import timezone
+
+    from tests.factories import ConversationFactory, CustomerFactory
+
+    body = signed_in.get("/insights/?days=7").content.decode()
+    assert 'data-kpi="retention_rate"><small>Retention rate</small><span class="v nodata">' in body
+    # One customer active in the previous week and again this week: retention 100%.
+    customer = CustomerFactory(workspace=workspace)
+    now = timezone.now()
+    for days_ago in (9, 1):
+        ConversationFactory(
+            workspace=workspace, customer=customer, opened_at=now - dt.timedelta(days=days_ago)
+        )
+    body = signed_in.get("/insights/?days=7").content.decode()
+    assert '<span class="v">100.0%</span><small>S = 1, E = 1, N = 0</small>' in body

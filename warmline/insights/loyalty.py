@@ -57,12 +57,14 @@ def retention(workspaces: list[Workspace], period: Period) -> dict:
     for workspace in workspaces:
         before = active_customers(workspace, period.previous())
         now = active_customers(workspace, period)
+        # Intersect in Python: S can be tens of thousands (too many for an IN list).
         marked = (
             set(
                 Customer.objects.filter(
-                    workspace=workspace, pk__in=before, lifecycle=Lifecycle.CHURNED
+                    workspace=workspace, lifecycle=Lifecycle.CHURNED
                 ).values_list("pk", flat=True)
             )
+            & before
             if before
             else set()
         )

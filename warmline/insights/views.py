@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from warmline.errors import DomainError
 from warmline.web.context import member_view
 
-from . import engine, exports, services
+from . import engine, exports, loyalty, services
 from .definitions import BY_KEY, HEADLINE
 
 CHART_JS = "vendor/chart.umd.js"
@@ -148,6 +148,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         ],
         "backlog": figures["backlog"],
         "handle_time": figures["handle_time"],
+        # Customer-level (not split by team, member or channel): retention, churn, CLV.
+        "retention": loyalty.retention(q.workspaces, q.period),
+        "clv": loyalty.historical_clv(q.workspaces, q.period),
         "weeks": weeks,
         "by": by,
         "breakdown": _named(
