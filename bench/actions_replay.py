@@ -94,6 +94,8 @@ def main() -> None:
             "matched_means": "changed records, refused positions and every action output equal the reference",
             "cli_replay_train_seconds": round(cli_seconds, 3),
             "data": "tau-bench retail (sierra-research/tau-bench, MIT): 500 users, 1000 orders, 50 products",
+            "load_average_1m": round(os.getloadavg()[0], 2),
+            "note": "wall-clock times on a 2-core machine shared with other work while measured",
         },
     )
 
