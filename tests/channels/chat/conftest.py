@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import random
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.utils import translation
 
 from tests.web._ws import WebsocketCommunicator
 from warmline.asgi import application
@@ -26,7 +28,21 @@ def run_async(fn):
 def widget(slug: str, origin: str | None = SHOP) -> WebsocketCommunicator:
     """A widget socket through the real ASGI application (routing and origin checks)."""
     headers = [(b"origin", origin.encode())] if origin else []
-    return WebsocketCommunicator(application, f"/ws/widget/{slug}/", headers=headers)
+    comm = WebsocketCommunicator(application, f"/ws/widget/{slug}/", headers=headers)
+    comm.scope["client"] = (CLIENT["address"], 50123)  # as the server sets it
+    return comm
+
+
+CLIENT = {"address": "203.0.113.7"}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_client_address():
+    """Each test is another client address: rate-limit windows live in the shared cache."""
+    CLIENT["address"] = f"198.51.{random.randrange(256)}.{random.randrange(1, 255)}"
+    # A request with Accept-Language leaves its language active on the test thread.
+    translation.activate("en")
+    yield
 
 
 @pytest.fixture

@@ -64,6 +64,20 @@ def warmline_server(django_db_setup, django_db_blocker):
         yield f"http://127.0.0.1:{port}"
         server.should_exit = True
         thread.join(timeout=10)
+        _drop_server_connections()
+
+
+def _drop_server_connections() -> None:
+    """The stopped server's threads may leave idle PostgreSQL sessions behind, which
+    would keep the test database from being dropped at the end of the run."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 @pytest.fixture(scope="module")

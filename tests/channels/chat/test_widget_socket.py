@@ -320,3 +320,27 @@ async def test_a_server_failure_is_reported_and_the_resend_is_stored_once(shop, 
     count = await sync_to_async(TimelineEntry.objects.filter(workspace=shop).count)()
     assert count == 1
     await comm.disconnect()
+
+
+@run_async
+async def test_new_visitors_per_client_address_are_limited(shop, settings):
+    settings.WARMLINE_CHAT_NEW_VISITORS = (2, 3600)
+    tokens = []
+    for _ in range(2):
+        comm = widget(shop.slug)
+        tokens.append((await hello(comm))["token"])
+        await comm.disconnect()
+    comm = widget(shop.slug)
+    connected, _ = await comm.connect()
+    assert connected
+    await comm.send_json_to({"type": "hello", "token": None})
+    refused = await comm.receive_json_from(timeout=20)
+    assert refused["type"] == "error" and refused["code"] == "rate_limited"
+    out = await comm.receive_output(timeout=20)
+    assert out["type"] == "websocket.close" and out["code"] == 4429
+    # Returning visitors (a valid token) are not new: they always get in.
+    comm = widget(shop.slug)
+    assert (await hello(comm, tokens[0]))["type"] == "welcome"
+    await comm.disconnect()
+    count = await sync_to_async(ChatVisitor.objects.filter(workspace=shop).count)()
+    assert count == 2

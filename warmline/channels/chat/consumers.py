@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 CLOSE_FORBIDDEN_ORIGIN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_PROTOCOL = 4400
+CLOSE_RATE_LIMITED = 4429
 MAX_FRAME = 32_768
 SERVER_ERROR = "server_error"
 
@@ -116,16 +117,22 @@ class WidgetConsumer(AsyncWebsocketConsumer):
         if self.visitor is not None:
             return
         token = content.get("token")
-        welcome = await database_sync_to_async(self._open)(
-            token if isinstance(token, str) else None
-        )
+        try:
+            welcome = await database_sync_to_async(self._open)(
+                token if isinstance(token, str) else None
+            )
+        except DomainError as exc:
+            await self._error(exc.code, exc.field, exc.message)
+            await self.close(code=CLOSE_RATE_LIMITED)
+            return
         self.group = services.visitor_group(self.visitor.key)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self._send(welcome)
 
     def _open(self, token: str | None) -> dict:
+        client = self.scope.get("client") or ("", 0)
         visitor, fresh = services.open_visitor(
-            workspace=self.workspace, token=token, origin=self.origin
+            workspace=self.workspace, token=token, origin=self.origin, client=str(client[0] or "")
         )
         services.socket_opened(visitor)
         self.visitor = visitor

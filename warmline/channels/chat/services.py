@@ -120,12 +120,40 @@ def visitor_from_token(workspace: Workspace, token: str | None) -> ChatVisitor |
     return ChatVisitor.objects.filter(workspace=workspace, key=str(data.get("v", ""))).first()
 
 
+def new_visitor_limit() -> tuple[int, int]:
+    """(visitors, seconds): how many new visitors one client address may start per window."""
+    count, seconds = getattr(settings, "WARMLINE_CHAT_NEW_VISITORS", (30, 3600))
+    return int(count), int(seconds)
+
+
+def _fixed_window(key: str, limit: int, seconds: int) -> bool:
+    """Count one more use of ``key`` in the current window; False when over ``limit``."""
+    window = int(timezone.now().timestamp()) // seconds
+    key = f"{key}:{window}"
+    cache.add(key, 0, timeout=seconds * 2)
+    try:
+        used = cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, timeout=seconds * 2)
+        used = 1
+    return used <= limit
+
+
 def open_visitor(
-    *, workspace: Workspace, token: str | None, origin: str = ""
+    *, workspace: Workspace, token: str | None, origin: str = "", client: str = ""
 ) -> tuple[ChatVisitor, str]:
-    """Resume the visitor of a valid token or start a new one; returns (visitor, fresh token)."""
+    """Resume the visitor of a valid token or start a new one; returns (visitor, fresh token).
+
+    New visitors are limited per client address, so a script cannot fill the
+    table by saying hello without a token over and over.
+    """
     visitor = visitor_from_token(workspace, token)
     if visitor is None:
+        count, seconds = new_visitor_limit()
+        if client and not _fixed_window(f"wl:chat-new:{workspace.pk}:{client}", count, seconds):
+            raise RateLimited(
+                _("Too many new chats from your address; please try again later."), field="token"
+            )
         visitor = ChatVisitor.objects.create(
             workspace=workspace, key=secrets.token_urlsafe(24), origin=(origin or "")[:300]
         )
@@ -158,15 +186,7 @@ def agents_available(workspace: Workspace) -> bool:
 def check_rate(visitor: ChatVisitor) -> None:
     """Fixed-window counter in the shared cache (Redis at scale), per visitor, not per socket."""
     count, seconds = rate_limit()
-    window = int(timezone.now().timestamp()) // seconds
-    key = f"wl:chat-rate:{visitor.key}:{window}"
-    cache.add(key, 0, timeout=seconds * 2)
-    try:
-        used = cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.set(key, 1, timeout=seconds * 2)
-        used = 1
-    if used > count:
+    if not _fixed_window(f"wl:chat-rate:{visitor.key}", count, seconds):
         raise RateLimited(
             _("You are sending messages too quickly; please wait a moment."), field="text"
         )

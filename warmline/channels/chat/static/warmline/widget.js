@@ -176,6 +176,7 @@
     sock.onclose = function (ev) {
       welcomed = false;
       showStatus();
+      if (ev.code === 4429) { delay = 60000; }
       if (ev.code === 4403 || ev.code === 4404) {
         notice = T.refused;
         statusEl.textContent = T.refused;
