@@ -363,3 +363,37 @@ def test_member_of_several_brands_picks_a_workspace_after_sign_in(client, member
     assert '<span class="ws">Globex</span>' in client.get(reverse("web:home")).content.decode()
     # Someone else's workspace cannot be chosen.
     assert client.get(reverse("web:switch_workspace", args=["nowhere"])).status_code == 404
+
+
+def test_timeline_pages_back_by_keyset(agent_client, workspace, case):
+    """320 entries: the newest 150, then 150 before those, then the first 20 — each once."""
+    start = timezone.now() - dt.timedelta(days=30)
+    TimelineEntry.objects.bulk_create(
+        [
+            TimelineEntry(
+                workspace=workspace,
+                conversation=case,
+                kind="customer_message",
+                channel="email",
+                text=f"line-{i:03d}",
+                # pairs share a timestamp so the id breaks ties
+                occurred_at=start + dt.timedelta(minutes=i // 2),
+            )
+            for i in range(319)
+        ]
+    )
+    url = reverse("web:conversation", args=[case.number])
+    seen: list[str] = []
+    pages = 0
+    query: dict = {}
+    while True:
+        page = agent_client.get(url, query).content.decode()
+        pages += 1
+        seen += re.findall(r"line-\d{3}|my order NW100", page)
+        link = re.search(r'href="\?before=([^"]+)"', page)
+        if not link:
+            break
+        assert "Back to the latest entries" in page or pages == 1
+        query = {"before": unquote(link.group(1))}
+    assert pages == 3
+    assert len(seen) == 320 and len(set(seen)) == 320

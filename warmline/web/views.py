@@ -15,6 +15,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.db import transaction
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -40,8 +41,7 @@ from .mentions import handle_of, notify_mentions
 from .rows import annotate_entries
 from .rows import present as present_rows
 
-TIMELINE_LIMIT = 150  # newest entries shown; older ones behind "show earlier"
-TIMELINE_FULL_LIMIT = 2000
+TIMELINE_LIMIT = 150  # entries per timeline page; older ones behind "show earlier"
 
 
 class SignInView(LoginView):
@@ -266,28 +266,48 @@ def _notify_assignment(actor: Member, owner: Member, number: int | None, count: 
 # --- conversation --------------------------------------------------------------------
 
 
-def _timeline(conv: Conversation, full: bool) -> tuple[list[TimelineEntry], bool]:
-    limit = TIMELINE_FULL_LIMIT if full else TIMELINE_LIMIT
+def _timeline(conv: Conversation, before: str) -> tuple[list[TimelineEntry], str]:
+    """The newest ``TIMELINE_LIMIT`` entries, or those just before ``before``.
+
+    Keyset, like the inbox: ``before`` is "<occurred_at ISO>~<id>" of the oldest
+    entry shown, so a 2,000-entry case pages in steps of the same cost. Returns the
+    entries (oldest first) and the token for the page before them ('' if none).
+    """
+    qs = TimelineEntry.objects.filter(workspace_id=conv.workspace_id, conversation=conv)
+    cursor = _entry_cursor(before)
+    if cursor is not None:
+        at, pk = cursor
+        qs = qs.filter(Q(occurred_at__lte=at) & (Q(occurred_at__lt=at) | Q(id__lt=pk)))
     newest = list(
-        TimelineEntry.objects.filter(workspace_id=conv.workspace_id, conversation=conv)
-        .select_related("author_member")
-        .order_by("-occurred_at", "-id")[: limit + 1]
+        qs.select_related("author_member").order_by("-occurred_at", "-id")[: TIMELINE_LIMIT + 1]
     )
-    has_earlier = len(newest) > limit
-    entries = annotate_entries(list(reversed(newest[:limit])), str(conv.customer))
-    return entries, has_earlier
+    entries = annotate_entries(list(reversed(newest[:TIMELINE_LIMIT])), str(conv.customer))
+    earlier = ""
+    if len(newest) > TIMELINE_LIMIT:
+        earlier = f"{entries[0].occurred_at.isoformat()}~{entries[0].pk}"
+    return entries, earlier
+
+
+def _entry_cursor(token: str) -> tuple[dt.datetime, int] | None:
+    try:
+        at, pk = token.split("~")
+        parsed = dt.datetime.fromisoformat(at)
+        return (parsed, int(pk)) if parsed.tzinfo is not None else None
+    except (ValueError, TypeError):
+        return None
 
 
 def _conversation_context(request: HttpRequest, conv: Conversation) -> dict:
     member = request.member
-    full = request.GET.get("full") == "1"
-    entries, has_earlier = _timeline(conv, full)
+    before = request.GET.get("before", "")[:80]
+    entries, earlier = _timeline(conv, before)
     members = _members(member)
     teams = _teams(member)
     return {
         "conv": conv,
         "entries": entries,
-        "has_earlier": has_earlier,
+        "earlier": earlier,
+        "paging_back": _entry_cursor(before) is not None,
         "members": members,
         "members_by_id": {m.pk: m for m in members},
         "teams": teams,
