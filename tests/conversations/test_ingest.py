@@ -315,3 +315,34 @@ def test_the_message_is_announced_only_after_it_is_committed(
         assert heard == [(r.entry.pk, r.conversation.pk, True)]
     finally:
         message_ingested.disconnect(listener)
+
+
+def test_batch_ingest_stores_every_field_as_single_ingest_does(workspace):
+    """The batch path writes rows with its own multi-row INSERT: read them back."""
+    at = NOW - dt.timedelta(hours=3)
+    m = InboundMessage(
+        channel="chat",
+        text="Hola, ¿dónde está mi pedido?",
+        sender=Sender(chat_visitor="v-1", name="Lucía"),
+        external_id="b-fields",
+        subject="Pedido",
+        sent_at=at,
+        attachments=[{"name": "foto.jpg", "size": 10}],
+        data={"session": "s-1"},
+        language="es",
+    )
+    (out,) = ingest_batch.ingest_many(workspace=workspace, messages=[m])
+    entry = TimelineEntry.objects.get(pk=out.entry_id)
+    assert (entry.kind, entry.channel, entry.external_id) == (
+        "customer_message",
+        "chat",
+        "b-fields",
+    )
+    assert entry.occurred_at == at and entry.created_at is not None
+    assert entry.attachments == [{"name": "foto.jpg", "size": 10}]
+    assert entry.data == {"session": "s-1"} and entry.subject == "Pedido"
+    assert entry.author_customer_id == out.customer_id and entry.workspace_id == workspace.pk
+    conv = Conversation.objects.get(pk=out.conversation_id)
+    assert conv.opened_at == at and conv.number == 1 and conv.customer_id == out.customer_id
+    customer = Customer.objects.get(pk=out.customer_id)
+    assert customer.name == "Lucía" and customer.identities.get().value == "v-1"

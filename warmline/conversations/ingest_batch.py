@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from warmline.customers.models import CHANNELS, Customer, Identity
 from warmline.customers.services import IdentityClaim, claims_from
-from warmline.db.bulk import update_rows
+from warmline.db.bulk import insert_rows, update_rows
 from warmline.empathy.services import Prepared, redact_inbound
 from warmline.errors import DomainError, InvalidInput
 from warmline.tenancy.models import Workspace
@@ -210,19 +210,19 @@ def _resolve_customers(
                 owner[(c.kind, c.value)] = key
                 new_identities.append((key, c))
         resolved.append((item, key))
-    Customer.objects.bulk_create(new_customers, batch_size=CHUNK)
+    insert_rows(Customer, new_customers)
     existing_ids = {k for _, k in resolved if not isinstance(k, tuple)}
     existing = {c.pk: c for c in Customer.objects.filter(workspace=workspace, pk__in=existing_ids)}
 
     def customer_for(key) -> Customer:
         return placeholder_of[key[1]] if isinstance(key, tuple) else existing[key]
 
-    Identity.objects.bulk_create(
+    insert_rows(
+        Identity,
         [
             Identity(workspace=workspace, customer=customer_for(k), kind=c.kind, value=c.value)
             for k, c in new_identities
         ],
-        batch_size=CHUNK,
     )
     out = []
     for item, key in resolved:
@@ -341,7 +341,7 @@ def _store_batch(
         first = services._allocate_numbers(workspace, len(new_convs))
         for n, conv in enumerate(new_convs):
             conv.number = first + n
-        Conversation.objects.bulk_create(new_convs, batch_size=CHUNK)
+        insert_rows(Conversation, new_convs)
     updated = [c for c in convs.values() if id(c) in touched]
     if updated:
         fields = sorted(set().union(*(touched[id(c)] for c in updated)) | {"updated_at"})
@@ -357,7 +357,7 @@ def _store_batch(
         )
         entries.append(item.entry)
     entries += [services.reopen_entry(conv, at) for conv, at in reopen_entries]
-    TimelineEntry.objects.bulk_create(entries, batch_size=CHUNK)
+    insert_rows(TimelineEntry, entries)
     if key_rows:
         ThreadKey.objects.bulk_create(
             [ThreadKey(workspace=workspace, conversation=c, key=k) for c, k in key_rows],
