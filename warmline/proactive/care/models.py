@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from warmline.conversations.models import Conversation
 from warmline.customers.models import Channel, Customer
-from warmline.tenancy.models import Member, WorkspaceScoped
+from warmline.tenancy.models import Member, Workspace, WorkspaceScoped
 
 
 class CareSettings(WorkspaceScoped):
@@ -49,12 +49,15 @@ class Trend(models.TextChoices):
 class CustomerHealth(WorkspaceScoped):
     """A customer's current health score (0-100, higher is healthier) and churn risk."""
 
+    # (workspace, score) leads with the workspace: a separate workspace index would only
+    # cost every nightly upsert another b-tree write.
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="care_health")
     score = models.FloatField()
     previous_score = models.FloatField(null=True, blank=True)
     trend = models.CharField(max_length=4, choices=Trend.choices, default=Trend.FLAT)
-    # Points per component in health.COMPONENTS order: the score is their sum.
-    points = models.JSONField(default=list)
     # The facts the score was computed from (a list in scoring.FACT_FIELDS order), so the
     # panel can explain every point.
     facts = models.JSONField(default=list)
@@ -63,6 +66,9 @@ class CustomerHealth(WorkspaceScoped):
     usual_gap_days = models.FloatField(null=True, blank=True)
     churn_probability = models.FloatField(null=True, blank=True)
     computed_at = models.DateTimeField()
+    # The day of the customer's latest HealthSnapshot, so a recompute knows whether today
+    # already has one without scanning the history.
+    snapshot_on = models.DateField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["workspace", "score"], name="care_health_ws_score")]
@@ -74,7 +80,13 @@ class CustomerHealth(WorkspaceScoped):
 class HealthSnapshot(WorkspaceScoped):
     """One point of a customer's score history (one per change and at least one per day)."""
 
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    # Both foreign keys are covered by the composite indexes below.
+    workspace = models.ForeignKey(
+        Workspace, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     score = models.FloatField()
     churn_probability = models.FloatField(null=True, blank=True)
     computed_at = models.DateTimeField()

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Avg, Count, IntegerField, Max, Min, Q
+from django.db.models import Avg, Count, IntegerField, Min, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -168,9 +168,9 @@ def _to_json_rows(matrix: np.ndarray, decimals: int) -> list[str]:
     """One JSON array per row (NaN as null) from one C-speed json.dumps of the whole matrix."""
     if len(matrix) == 0:
         return []
-    rounded = np.round(matrix, decimals).astype(object)
-    rounded[np.isnan(matrix)] = None
-    text = json.dumps(rounded.tolist(), separators=(",", ":"))
+    text = json.dumps(np.round(matrix, decimals).tolist(), separators=(",", ":"))
+    # the encoder writes NaN for NaN; no other token of a number list can contain it
+    text = text.replace("NaN", "null")
     return ["[" + part + "]" for part in text[2:-2].split("],[")]
 
 
@@ -520,26 +520,21 @@ def _previous(
     workspace: Workspace, only: Sequence[int] | None
 ) -> dict[int, tuple[float, float | None, str, int | None]]:
     """Each customer's stored score, its previous score and arrow, and the day number of
-    their latest snapshot."""
-    qs = _filter(CustomerHealth.objects.filter(workspace=workspace), "customer_id", only)
-    stored = {
-        cid: (score, prev, trend, None)
-        for cid, score, prev, trend in _raw(
-            qs.values_list("customer_id", "score", "previous_score", "trend")
-        )
-    }
-    table = HealthSnapshot._meta.db_table
-    snaps = _filter(HealthSnapshot.objects.filter(workspace=workspace), "customer_id", only)
-    last_days = (
-        snaps.values_list("customer_id").annotate(last=Max(_day(f"{table}.computed_at"))).order_by()
+    their latest snapshot (kept on the row: no scan of the growing history)."""
+    table = CustomerHealth._meta.db_table
+    qs = (
+        _filter(CustomerHealth.objects.filter(workspace=workspace), "customer_id", only)
+        .annotate(snap_day=_day(f"{table}.snapshot_on"))
+        .values_list("customer_id", "score", "previous_score", "trend", "snap_day")
     )
-    for cid, last in _raw(last_days):
-        if cid in stored:
-            stored[cid] = (*stored[cid][:3], last)
-    return stored
+    return {row[0]: row[1:] for row in _raw(qs)}
 
 
 TREND_NAMES = {1: "up", -1: "down", 0: "flat"}
+
+
+def _iso_day(day: int) -> str:
+    return dt.date.fromordinal(int(day) - day_offset()).isoformat()
 
 
 def _write(workspace, now, facts, result, prev_scores, previous, probabilities) -> int:
@@ -551,12 +546,12 @@ def _write(workspace, now, facts, result, prev_scores, previous, probabilities) 
         "score",
         "previous_score",
         "trend",
-        "points",
         "facts",
         "last_activity_on",
         "usual_gap_days",
         "churn_probability",
         "computed_at",
+        "snapshot_on",
         "created_at",
         "updated_at",
     ]
@@ -583,8 +578,8 @@ def _write(workspace, now, facts, result, prev_scores, previous, probabilities) 
     )
     stamp = connection.ops.adapt_datetimefield_value(now)
     today = now.date().toordinal() + day_offset()
+    today_iso = now.date().isoformat()
     scores = np.round(result.scores, 2).tolist()
-    points = _to_json_rows(result.points, 3)
     fact_rows = _to_json_rows(np.stack([facts.columns[f] for f in FACT_FIELDS], axis=1), 4)
     trends = result.trend.tolist()
     prev = prev_scores.tolist()
@@ -606,6 +601,12 @@ def _write(workspace, now, facts, result, prev_scores, previous, probabilities) 
         if stored is not None and abs(scores[i] - stored[0]) < 0.01:
             # nothing changed: keep the arrow against the score before the last change
             shown_prev, trend = stored[1], stored[2]
+        last_snapshot = stored[3] if stored is not None else None
+        if p is None or abs(scores[i] - p) >= SNAPSHOT_MIN_CHANGE or last_snapshot != today:
+            snaps.append((ws, cid, scores[i], prob, stamp, stamp, stamp))
+            snapshot_on = today_iso
+        else:
+            snapshot_on = _iso_day(last_snapshot)
         rows.append(
             (
                 ws,
@@ -613,19 +614,16 @@ def _write(workspace, now, facts, result, prev_scores, previous, probabilities) 
                 scores[i],
                 shown_prev,
                 trend,
-                points[i],
                 fact_rows[i],
                 last_on[i],
                 None if gaps[i] != gaps[i] else gaps[i],
                 prob,
                 stamp,
+                snapshot_on,
                 stamp,
                 stamp,
             )
         )
-        last_snapshot = stored[3] if stored is not None else None
-        if p is None or abs(scores[i] - p) >= SNAPSHOT_MIN_CHANGE or last_snapshot != today:
-            snaps.append((ws, cid, scores[i], prob, stamp, stamp, stamp))
     with transaction.atomic(), connection.cursor() as cursor:
         for start in range(0, len(rows), CHUNK):
             cursor.executemany(sql, rows[start : start + CHUNK])
