@@ -19,5 +19,6 @@ urlpatterns = [
     path("insights/", include("warmline.insights.urls")),
     path("care/", include("warmline.proactive.care.urls")),
     path("trends/", include("warmline.proactive.urls")),
+    path("actions/", include("warmline.actions.urls")),
     path("", include("warmline.web.urls")),
 ]

@@ -426,7 +426,7 @@ def _ask_for_approval(
             member=lead,
             kind="approval_requested",
             text=f"{member} asks you to approve {describe(action)}: {reason}",
-            link=f"/api/v1/approvals/{approval.pk}",
+            link=f"/actions/approvals/#a{approval.pk}",
         )
     record_reply(
         workspace=action.workspace,
