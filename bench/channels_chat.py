@@ -326,7 +326,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="wl-chat-bench-") as tmp:
         data_dir = Path(tmp)
         database = args.database or f"sqlite:///{data_dir / 'bench.sqlite3'}"
-        extra = {"WARMLINE_ALLOWED_HOSTS": "127.0.0.1,localhost"}
+        # All visitors come from 127.0.0.1 here: lift the per-address new-visitor limit.
+        extra = {
+            "WARMLINE_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "WARMLINE_CHAT_NEW_VISITORS_PER_HOUR": str(args.visitors * 10),
+        }
         if args.redis:
             extra["REDIS_URL"] = args.redis
         embedded = "1" if args.worker == "embedded" else "0"

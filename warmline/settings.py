@@ -233,6 +233,13 @@ WARMLINE_BULK_MAX = 1000
 # Seconds a bearer-token lookup is cached (0: every request reads the database).
 WARMLINE_TOKEN_CACHE_SECONDS = int(os.environ.get("WARMLINE_TOKEN_CACHE_SECONDS", "10"))
 WARMLINE_EMBEDDED_WORKER = os.environ.get("WARMLINE_EMBEDDED_WORKER", "1") == "1"
+# Live chat: messages per visitor per minute, new visitors per client address per hour.
+WARMLINE_CHAT_RATE = (int(os.environ.get("WARMLINE_CHAT_MESSAGES_PER_MINUTE", "20")), 60)
+WARMLINE_CHAT_NEW_VISITORS = (
+    int(os.environ.get("WARMLINE_CHAT_NEW_VISITORS_PER_HOUR", "120")),
+    3600,
+)
+WARMLINE_CHAT_MAX_CHARS = 4000
 # Email: "HOST:PORT" makes `warmline serve` run the inbound SMTP server too (empty: don't).
 WARMLINE_SMTPD = os.environ.get("WARMLINE_SMTPD", "")
 WARMLINE_EMAIL_MAX_MESSAGE_BYTES = int(

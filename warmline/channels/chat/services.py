@@ -122,7 +122,7 @@ def visitor_from_token(workspace: Workspace, token: str | None) -> ChatVisitor |
 
 def new_visitor_limit() -> tuple[int, int]:
     """(visitors, seconds): how many new visitors one client address may start per window."""
-    count, seconds = getattr(settings, "WARMLINE_CHAT_NEW_VISITORS", (30, 3600))
+    count, seconds = getattr(settings, "WARMLINE_CHAT_NEW_VISITORS", (120, 3600))
     return int(count), int(seconds)
 
 
