@@ -180,6 +180,28 @@ def test_reply_appears_in_timeline_and_live_for_a_colleague(asgi_server, browser
         page_b.wait_for_selector(
             "#timeline .agent_reply:has-text('a new parcel ships today')", timeout=5000
         )
+
+        # A colleague's change reaches the open page's header without a reload. (Made from
+        # another thread: Playwright's sync API keeps an event loop on this one.)
+        def change_priority() -> None:
+            from django.db import connection
+
+            from warmline.conversations import services as conversations
+
+            try:
+                conversations.update_conversation(
+                    workspace=conv.workspace,
+                    actor=colleague,
+                    conversation=conv,
+                    changes={"priority": "urgent"},
+                )
+            finally:
+                connection.close()
+
+        worker = threading.Thread(target=change_priority)
+        worker.start()
+        worker.join(timeout=20)
+        page_a.wait_for_selector("#case-meta .prio-urgent", timeout=5000)
         assert not _pwned(page_a) and not _pwned(page_b)
     finally:
         ctx_a.close()

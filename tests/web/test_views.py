@@ -397,3 +397,14 @@ def test_timeline_pages_back_by_keyset(agent_client, workspace, case):
         query = {"before": unquote(link.group(1))}
     assert pages == 3
     assert len(seen) == 320 and len(set(seen)) == 320
+
+
+def test_timeline_fragment_carries_the_case_header_out_of_band(agent_client, member, case):
+    conversations.update_conversation(
+        workspace=case.workspace, actor=member, conversation=case, changes={"priority": "urgent"}
+    )
+    fragment = agent_client.get(reverse("web:timeline", args=[case.number])).content.decode()
+    assert '<p class="meta" id="case-meta" hx-swap-oob="true">' in fragment
+    assert "Urgent" in fragment.split('id="case-meta"')[1]
+    page = agent_client.get(reverse("web:conversation", args=[case.number])).content.decode()
+    assert page.count('id="case-meta"') == 1 and "hx-swap-oob" not in page

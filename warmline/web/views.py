@@ -336,7 +336,9 @@ def conversation(request: HttpRequest, number: int) -> HttpResponse:
 def conversation_timeline(request: HttpRequest, number: int) -> HttpResponse:
     conv = _conversation(request, number)
     ctx = _conversation_context(request, conv)
-    return render(request, "web/_timeline.html", {"member": request.member, **ctx})
+    return render(
+        request, "web/_timeline.html", {"member": request.member, "with_meta": True, **ctx}
+    )
 
 
 @member_view
@@ -393,7 +395,7 @@ def reply(request: HttpRequest, number: int) -> HttpResponse:
         return render(
             request,
             "web/_timeline.html",
-            {"member": member, **_conversation_context(request, conv)},
+            {"member": member, "with_meta": True, **_conversation_context(request, conv)},
         )
     return redirect("web:conversation", number=number)
 
