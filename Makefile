@@ -15,7 +15,7 @@ help: ## List the targets
 $(BIN)/warmline: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,semantic]"  # semantic: the optional MiniLM analyser, tested when present
 	-$(BIN)/pip download -q --no-deps lifetimes==0.11.3 -d $(VENV)/wheels  # CDNOW data for the CLV test
 	@touch $(BIN)/warmline
 

@@ -26,9 +26,10 @@ EVIDENCE_FROM_MODEL = 2  # most telling words shown when only the model fired
 
 @dataclass
 class Model:
-    weights: np.ndarray  # (buckets, 1 + cues): text sentiment, then one column per cue
+    weights: np.ndarray  # (buckets, 1 + cues + 3): text sentiment, one per cue, tweet classes
     text_intercept: float
     cue_intercept: np.ndarray
+    tweet_intercept: np.ndarray
     cue_threshold: np.ndarray
     stacker_coef: np.ndarray
     stacker_intercept: np.ndarray
@@ -38,10 +39,13 @@ class Model:
         with np.load(path, allow_pickle=False) as z:
             if tuple(str(c) for c in z["cue_names"]) != CUES:
                 raise ValueError(f"{path} was trained for other cues; retrain it")
+            if "tweet_intercept" not in z.files:
+                raise ValueError(f"{path} predates the tweet classifier; retrain it")
             return cls(
                 weights=z["weights"].astype(np.float32),
                 text_intercept=float(z["text_intercept"]),
                 cue_intercept=z["cue_intercept"],
+                tweet_intercept=z["tweet_intercept"],
                 cue_threshold=z["cue_threshold"],
                 stacker_coef=z["stacker_coef"],
                 stacker_intercept=z["stacker_intercept"],
@@ -64,8 +68,9 @@ class Analyser:
 
         return SentimentIntensityAnalyzer()
 
-    def text_scores(self, text: str) -> tuple[float, np.ndarray, list[str], list[int]]:
-        """Text-model sentiment, cue probabilities, feature strings and their buckets."""
+    def text_scores(self, text: str) -> tuple[float, np.ndarray, np.ndarray, list[str], list[int]]:
+        """Text-model sentiment, cue probabilities, tweet-class probabilities, feature
+        strings and their buckets: one gather over the hashed weights serves all three."""
         feats = features.feature_strings(features.tokens(text))
         buckets = [features.bucket(f) for f in feats]
         unique = list(set(buckets))
@@ -74,19 +79,42 @@ class Analyser:
             row = m.weights[unique].sum(axis=0) / np.sqrt(len(unique))
         else:
             row = np.zeros(m.weights.shape[1], dtype=np.float32)
+        n_cues = len(CUES)
         text_score = float(row[0]) + m.text_intercept
-        cue_prob = 1.0 / (1.0 + np.exp(-(row[1:] + m.cue_intercept)))
-        return text_score, cue_prob, feats, buckets
+        cue_prob = 1.0 / (1.0 + np.exp(-(row[1 : 1 + n_cues] + m.cue_intercept)))
+        t = row[1 + n_cues :] + m.tweet_intercept
+        tweet_prob = np.exp(t - t.max())
+        tweet_prob /= tweet_prob.sum()
+        return text_score, cue_prob, tweet_prob, feats, buckets
 
-    def sentiment_english(self, text: str, text_score: float) -> tuple[float, str, float]:
-        d = self.vader.polarity_scores(text)
-        m = min(max(text_score, -1.0), 1.0)
-        x = np.array([m, d["compound"], d["neg"], d["neu"], d["pos"], m * d["compound"]])
+    def sentiment_english(
+        self, text: str, text_score: float, cue_prob: np.ndarray, tweet_prob: np.ndarray
+    ) -> tuple[float, str, float]:
+        """The stacker over the text models and VADER (same inputs as train.stack_features)."""
+        x = self._stack_x(text, text_score, cue_prob, tweet_prob)
         z = self.model.stacker_coef @ x + self.model.stacker_intercept
         p = np.exp(z - z.max())
         p /= p.sum()
         k = int(np.argmax(p))
         return float(p[2] - p[0]), LABELS[k], float(p[k])
+
+    def _stack_x(
+        self, text: str, text_score: float, cue_prob: np.ndarray, tweet_prob: np.ndarray
+    ) -> np.ndarray:
+        d = self.vader.polarity_scores(text)
+        m = min(max(text_score, -1.0), 1.0)
+        return np.concatenate(
+            [
+                [m, d["compound"], d["neg"], d["neu"], d["pos"], m * d["compound"]],
+                cue_prob,
+                tweet_prob[[0, 2]],
+            ]
+        )
+
+    def stack_row(self, text: str) -> np.ndarray:
+        """The sentiment stacker's input for ``text`` (the semantic analyser extends it)."""
+        text_score, cue_prob, tweet_prob, _, _ = self.text_scores(text)
+        return self._stack_x(text, text_score, cue_prob, tweet_prob)
 
     @staticmethod
     def sentiment_spanish(text: str) -> tuple[float, str, float, list[str]]:
@@ -125,14 +153,16 @@ class Analyser:
         lang = language.detect(text)
         if not text.strip():
             return _empty(lang)
-        text_score, cue_prob, feats, buckets = self.text_scores(text)
+        text_score, cue_prob, tweet_prob, feats, buckets = self.text_scores(text)
         evidence: dict[str, list[str]] = {}
         if lang == "es":
             sentiment, label, confidence, words = self.sentiment_spanish(text)
             if words:
                 evidence["sentiment"] = words
         else:
-            sentiment, label, confidence = self.sentiment_english(text, text_score)
+            sentiment, label, confidence = self.sentiment_english(
+                text, text_score, cue_prob, tweet_prob
+            )
         rules = lexicon.match(text)
         model_cues = self.calibrated(cue_prob)
         emotions: dict[str, float] = {}
