@@ -81,14 +81,17 @@ def insert_rows(model: type[Model], objs: Sequence[Model]) -> None:
 
     For the batch paths only: no signals, no expressions as values, the primary key
     is the auto field. ``auto_now``/``auto_now_add`` and defaults apply as usual.
-    Falls back to ``bulk_create`` where the database cannot return the keys.
+    SQLite only: on PostgreSQL Django's own ``bulk_create`` (one ``INSERT … SELECT
+    FROM UNNEST`` per batch) measured faster (0.29–0.37 against 0.46–0.50 ms of CPU
+    per bulk-ingested message), so it is used there, as it is wherever the database
+    cannot return the new keys.
     """
     if not objs:
         return
     using = router.db_for_write(model)
     connection = connections[using]
-    if not connection.features.can_return_rows_from_bulk_insert:
-        model.objects.using(using).bulk_create(objs)
+    if connection.vendor != "sqlite" or not connection.features.can_return_rows_from_bulk_insert:
+        model.objects.using(using).bulk_create(objs, batch_size=500)
         return
     meta = model._meta
     pk = meta.pk
