@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import F
 from django.http import FileResponse, Http404
@@ -23,8 +24,49 @@ from .models import (
 )
 
 
+class _SecretKeepingForm(forms.ModelForm):
+    """Passwords are never sent back to the browser; an empty field keeps the stored one."""
+
+    secret_fields: tuple[str, ...] = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.secret_fields:
+            if name in self.fields:
+                self.fields[name].widget = forms.PasswordInput(render_value=False)
+                self.fields[name].required = False
+                if self.instance.pk and getattr(self.instance, name):
+                    self.fields[name].help_text = _("Stored. Leave empty to keep it.")
+
+    def clean(self):
+        data = super().clean()
+        for name in self.secret_fields:
+            if not data.get(name) and self.instance.pk:
+                data[name] = getattr(self.instance, name)
+        return data
+
+
+class EmailAddressForm(_SecretKeepingForm):
+    secret_fields = ("smtp_password",)
+
+    class Meta:
+        model = EmailAddress
+        fields = ("workspace", "address", "from_name", "signature", "is_active", "is_default",
+                  "smtp_host", "smtp_port", "smtp_username", "smtp_password", "smtp_security")  # fmt: skip
+
+
+class ImapMailboxForm(_SecretKeepingForm):
+    secret_fields = ("password",)
+
+    class Meta:
+        model = ImapMailbox
+        fields = ("workspace", "name", "host", "port", "security", "username", "password",
+                  "folder", "move_to", "is_active")  # fmt: skip
+
+
 @admin.register(EmailAddress)
 class EmailAddressAdmin(WorkspaceScopedAdmin):
+    form = EmailAddressForm
     list_display = ("address", "workspace", "from_name", "is_default", "is_active", "smtp_host")
     list_filter = ("workspace", "is_active")
     search_fields = ("address", "from_name")
@@ -32,6 +74,7 @@ class EmailAddressAdmin(WorkspaceScopedAdmin):
 
 @admin.register(ImapMailbox)
 class ImapMailboxAdmin(WorkspaceScopedAdmin):
+    form = ImapMailboxForm
     list_display = ("name", "workspace", "host", "port", "security", "folder", "is_active",
                     "last_polled_at", "last_error")  # fmt: skip
     list_filter = ("workspace", "is_active", "security")

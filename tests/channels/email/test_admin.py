@@ -67,3 +67,23 @@ def test_staff_see_only_their_workspaces_quarantine(client, workspace):
     assert client.get(url).status_code == 404
     url = reverse("admin:channel_adapters_quarantinedemail_eml", args=[mine.quarantine_id])
     assert client.get(url).status_code == 200
+
+
+def test_relay_password_is_never_shown_and_kept_when_left_empty(admin_client_, workspace):
+    row = services.add_email_address(
+        workspace=workspace, actor=None, address="help@brand.example",
+        smtp_host="smtp.brand.example", smtp_password="s3cret-relay",
+    )  # fmt: skip
+    url = reverse("admin:channel_adapters_emailaddress_change", args=[row.pk])
+    page = admin_client_.get(url).content.decode()
+    assert "s3cret-relay" not in page and 'type="password"' in page
+    response = admin_client_.post(
+        url,
+        {"workspace": workspace.pk, "address": "help@brand.example", "from_name": "Acme Care",
+         "signature": "", "is_active": "on", "is_default": "on",
+         "smtp_host": "smtp.brand.example", "smtp_port": "", "smtp_username": "",
+         "smtp_password": "", "smtp_security": "starttls"},
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:2000]
+    row.refresh_from_db()
+    assert row.from_name == "Acme Care" and row.smtp_password == "s3cret-relay"
