@@ -267,3 +267,28 @@ def test_keyboard_reply_and_resolve_and_a_safe_macro(asgi_server, browser, scene
         assert Conversation.objects.get(pk=conv.pk).status == "resolved"
     finally:
         ctx.close()
+
+
+def test_new_message_appears_live_in_an_open_inbox(asgi_server, browser, scene, workspace):
+    agent, _, conv = scene
+    ctx, page = _sign_in(browser, asgi_server, agent.user.username)
+    try:
+        page.goto(asgi_server + "/?view=all")
+        page.wait_for_selector(f"tr[data-number='{conv.number}']")
+        page.wait_for_timeout(500)  # the inbox socket connects after load
+
+        def arrive() -> None:
+            from django.db import connection
+
+            try:
+                ingest(workspace, "Is anyone there?", name="Nora New", email="nora@example.com")
+            finally:
+                connection.close()
+
+        worker = threading.Thread(target=arrive)  # Playwright's loop lives on this thread
+        worker.start()
+        worker.join(timeout=20)
+        page.wait_for_selector("#inbox-rows tr[data-row]:has-text('Nora New')", timeout=5000)
+        assert page.locator("#inbox-rows tr[data-row]").count() == 2
+    finally:
+        ctx.close()
