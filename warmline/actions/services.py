@@ -22,7 +22,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from warmline.conversations.models import Conversation, EntryKind
-from warmline.conversations.services import add_system_entry, get_conversation, record_reply
+from warmline.conversations.services import add_system_entry, get_conversation
 from warmline.customers.models import Order
 from warmline.customers.services import get_order
 from warmline.errors import Conflict, DomainError, InvalidInput, NotFound, PolicyDenied
@@ -428,9 +428,12 @@ def _ask_for_approval(
             text=f"{member} asks you to approve {describe(action)}: {reason}",
             link=f"/actions/approvals/#a{approval.pk}",
         )
-    record_reply(
+    # The customer is told on their channel: the one outbound path records and delivers.
+    from warmline.channels import outbound
+
+    outbound.send(
         workspace=action.workspace,
-        member=member,
+        actor=member,
         conversation=action.conversation,
         text=_what_happens_next(action, spec, hours),
     )
