@@ -90,12 +90,17 @@ def switch_workspace(request: HttpRequest, slug: str) -> HttpResponse:
 # --- shared pieces -------------------------------------------------------------------
 
 
-def _members(member: Member) -> list[Member]:
-    return list(
-        Member.objects.filter(workspace_id=member.workspace_id, is_active=True)
-        .select_related("user")
-        .order_by("display_name")
+def _members(member: Member, *, light: bool = False) -> list[Member]:
+    """The workspace's active members; ``light`` loads only what pickers and names show
+    (no JSON settings decoded per member on every page)."""
+    qs = Member.objects.filter(workspace_id=member.workspace_id, is_active=True).select_related(
+        "user"
     )
+    if light:
+        qs = qs.only(
+            "id", "workspace_id", "display_name", "is_active", "user__id", "user__username"
+        )
+    return list(qs.order_by("display_name"))
 
 
 def _teams(member: Member) -> list[Team]:
@@ -181,7 +186,7 @@ def _inbox_context(request: HttpRequest) -> dict:
 @member_view
 def home(request: HttpRequest) -> HttpResponse:
     ctx = _inbox_context(request)
-    ctx["team_members"] = _members(request.member)
+    ctx["team_members"] = _members(request.member, light=True)
     ctx["teams"] = _teams(request.member)
     return render(request, "web/inbox.html", _base(request, **ctx))
 
@@ -301,7 +306,7 @@ def _conversation_context(request: HttpRequest, conv: Conversation) -> dict:
     member = request.member
     before = request.GET.get("before", "")[:80]
     entries, earlier = _timeline(conv, before)
-    members = _members(member)
+    members = _members(member, light=True)
     teams = _teams(member)
     return {
         "conv": conv,
