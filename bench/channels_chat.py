@@ -408,7 +408,12 @@ def main() -> None:
     path = RESULTS / "channels.json"
     RESULTS.mkdir(parents=True, exist_ok=True)
     existing = json.loads(path.read_text()) if path.exists() else {}
-    if args.worker == "process":
+    postgres = args.database.startswith("postgres")
+    if postgres or args.redis:
+        # Other databases and layers are kept beside the headline (SQLite) figures.
+        key = "chat" + ("_postgresql" if postgres else "") + ("_redis" if args.redis else "")
+        existing[key if args.worker == "process" else f"{key}_worker_{args.worker}"] = chat
+    elif args.worker == "process":
         existing.update(
             {
                 "chat_p50_ms": chat["both"]["p50_ms"],
