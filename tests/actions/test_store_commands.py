@@ -173,3 +173,40 @@ def test_import_into_a_workspace_feeds_the_store_connector(data_dir, tmp_path, w
     from ..factories import WorkspaceFactory
 
     assert not StoreProduct.objects.filter(workspace=WorkspaceFactory()).exists()
+
+
+def test_replay_runs_without_a_configured_database(tmp_path):
+    """A separate process whose DATABASE_URL cannot work: replay must never open it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    small_store().dump(tmp_path / "store")
+    tasks = [
+        {
+            "user_id": "ada",
+            "actions": [{"name": "get_order_details", "kwargs": {"order_id": "#P2"}}],
+        }
+    ]
+    (tmp_path / "tasks.json").write_text(json.dumps(tasks))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "warmline.settings",
+        "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none",
+        "WARMLINE_DATA_DIR": str(tmp_path / "var"),
+    }
+    out = tmp_path / "out.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "django", "actions", "replay", "--store", str(tmp_path / "store"),
+         "--tasks", str(tmp_path / "tasks.json"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(out.read_text()) == [
+        {"index": 0, "changed": {"orders": {}, "users": {}, "products": {}}, "refused": []}
+    ]
