@@ -872,19 +872,6 @@ def add_thread_keys(*, workspace: Workspace, conversation: Conversation, keys: l
         )
 
 
-def find_thread(*, workspace: Workspace, keys: list[str]) -> Conversation | None:
-    """The conversation one of these thread keys belongs to (newest key first), if any."""
-    conv_id = (
-        ThreadKey.objects.filter(workspace=workspace, key__in=keys[:50])
-        .order_by("-id")
-        .values_list("conversation_id", flat=True)
-        .first()
-    )
-    if conv_id is None:
-        return None
-    return Conversation.objects.filter(workspace=workspace, pk=conv_id).first()
-
-
 def open_conversation(
     *,
     workspace: Workspace,
