@@ -590,7 +590,7 @@ def test_a_trend_marked_fixed_by_the_trends_app_tells_its_customers(
 ):
     from warmline.proactive.models import Topic, Trend, TrendConversation
 
-    hit, spared = make_customer(), make_customer(name="Spared")
+    hit, _spared = make_customer(), make_customer(name="Spared")
     pb = make_playbook("trend_fixed", message_body="Hi {first_name}: {reason}.")
     topic = Topic.objects.create(workspace=workspace, label="blank invoice pdf")
     trend = Trend.objects.create(
