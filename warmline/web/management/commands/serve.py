@@ -28,8 +28,12 @@ class Command(BaseCommand):
         call_command("collectstatic", interactive=False, verbosity=0)
         consumer = None
         if settings.WARMLINE_EMBEDDED_WORKER and not no_worker:
+            from django.utils.module_loading import autodiscover_modules
             from huey.contrib.djhuey import HUEY
 
+            # As `run_huey` does: register every app's tasks, or a task queued by
+            # another process (`warmline demo`, a web worker) is unknown here and lost.
+            autodiscover_modules("tasks")
             consumer = HUEY.create_consumer(workers=2, worker_type="thread", periodic=True)
             consumer.start()
             self.stdout.write("Embedded worker started (2 threads).")
