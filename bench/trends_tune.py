@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quantile", type=float, nargs="*", default=[None])
     parser.add_argument("--alpha", type=float, nargs="*", default=[None])
     parser.add_argument("--similarity", type=float, nargs="*", default=[None])
+    parser.add_argument("--novelty", type=float, default=None, help="novelty_similarity")
     args = parser.parse_args(argv)
     texts = banking77()
     _, held_out = banking77_split(texts)
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
             config = replace(config, rise_alpha=alpha)
         if similarity is not None:
             config = replace(config, neighbour_similarity=similarity)
+        if args.novelty is not None:
+            config = replace(config, novelty_similarity=args.novelty)
         store_kw = {}
         if threshold is not None:
             store_kw["threshold"] = threshold
@@ -62,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             "quantile": quantile,
             "alpha": alpha,
             "similarity": similarity,
+            "novelty": args.novelty,
         }
         result["runs"] = [
             (r["held_out"], r["burst_messages"], r["delay"], r["false_alarms"])
