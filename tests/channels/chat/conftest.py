@@ -68,3 +68,19 @@ async def say(comm: WebsocketCommunicator, text: str, client_id: str) -> dict:
         frame = await comm.receive_json_from(timeout=20)
         if frame["type"] in ("ack", "error"):
             return frame
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_idle_sessions_at_the_end(django_db_setup, django_db_blocker):
+    """Sockets' database work runs in pool threads whose PostgreSQL sessions outlive the
+    tests (CONN_MAX_AGE); end them so the test database can be dropped afterwards."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
