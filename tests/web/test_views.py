@@ -158,6 +158,7 @@ def test_conversation_page_shows_timeline_and_panel(agent_client, case):
     assert "my order NW100 has not arrived" in page
     assert "NW100" in page and "Shipped" in page  # recent order with status
     assert "Gold" in page  # tier
+    assert "{#" not in page and "{%" not in page  # no template syntax leaks as text
     # Room that later work fills: the sentiment trend and the care app's health section.
     assert "Sentiment trend" in page and 'id="care-panel"' in page
     assert 'value="email" selected' in page  # answers on the customer's last channel
