@@ -470,3 +470,20 @@ def test_trends_pages_in_the_agent_workspace(client, workspace, flagged, lead, o
     )
     assert client.get(f"/trends/{other.pk}/").status_code == 404
     assert 'href="/trends/"' in home.content.decode()
+
+
+def test_outreach_honours_the_care_opt_out_table(workspace, flagged):
+    """A customer who opted out through a playbook (care's table) is not written to by a
+    trend outreach either: one customer, one wish, whichever feature recorded it."""
+    from warmline.proactive.care import services as care
+
+    c1 = Customer.objects.get(workspace=workspace, name="Crash1")
+    c2 = Customer.objects.get(workspace=workspace, name="Crash2")
+    care.set_opt_out(workspace=workspace, customer_id=c1.pk, channel="all", opted_out=True)
+    care.set_opt_out(workspace=workspace, customer_id=c2.pk, channel="email", opted_out=True)
+    preview = services.preview_outreach(workspace=workspace, trend_id=flagged.pk, template="Hi")
+    statuses = {r["customer_id"]: r["status"] for r in preview["recipients"]}
+    assert statuses[c1.pk] == "opted_out" and statuses[c2.pk] == "opted_out"
+    care.set_opt_out(workspace=workspace, customer_id=c2.pk, channel="email", opted_out=False)
+    preview = services.preview_outreach(workspace=workspace, trend_id=flagged.pk, template="Hi")
+    assert {r["customer_id"]: r["status"] for r in preview["recipients"]}[c2.pk] == "pending"

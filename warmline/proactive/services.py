@@ -868,12 +868,27 @@ def fix_comparison(
 
 
 def opted_out(customer: Customer, channel: str) -> bool:
-    """Opt-outs live in the customer's preferences: ``opt_out`` / ``proactive_opt_out``
-    (everything proactive) or ``opt_out_channels`` (a list of channels)."""
+    """Opt-outs live in the customer's preferences (``opt_out`` / ``proactive_opt_out`` for
+    everything proactive, ``opt_out_channels`` for a list of channels) or in the care app's
+    opt-out table."""
     prefs = customer.preferences if isinstance(customer.preferences, dict) else {}
     if prefs.get("opt_out") or prefs.get("proactive_opt_out"):
         return True
-    return channel in (prefs.get("opt_out_channels") or [])
+    if channel in (prefs.get("opt_out_channels") or []):
+        return True
+    # Opt-outs recorded by care playbooks (their own table) hold for trend outreach too;
+    # read through the registry so trends work with or without the care app.
+    from django.apps import apps
+
+    try:
+        table = apps.get_model("care", "OptOut")
+    except LookupError:
+        return False
+    return table.objects.filter(
+        workspace_id=customer.workspace_id,
+        customer_id=customer.pk,
+        channel__in=[channel, "all"],
+    ).exists()
 
 
 def _recently_contacted(

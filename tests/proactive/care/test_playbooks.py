@@ -498,6 +498,26 @@ def test_opt_out_per_channel(workspace, make_customer, make_playbook):
     assert not OptOut.objects.filter(customer=both).exists()
 
 
+def test_opt_out_in_preferences_is_honoured(workspace, make_customer, make_playbook):
+    """Opt-outs written into the customer's preferences (an import, the API, trend outreach)
+    hold for playbooks as much as rows in the opt-out table."""
+    quiet = make_customer(name="Quiet", phone=True, preferred_channel="email")
+    quiet.preferences = {"opt_out_channels": ["email"]}
+    quiet.save()
+    silent = make_customer(name="Silent")
+    silent.preferences = {"proactive_opt_out": True}
+    silent.save()
+    pb = make_playbook("event", event_type="renewal_due")
+    for c in (quiet, silent):
+        CustomerEvent.objects.create(
+            workspace=workspace, customer=c, type="renewal_due", occurred_at=NOW
+        )
+    _run(workspace, NOW)
+    got = {o.customer_id: o for o in Outreach.objects.filter(playbook=pb)}
+    assert got[quiet.pk].status == "contacted" and got[quiet.pk].channel == "sms"
+    assert got[silent.pk].status == "skipped" and "opted out" in got[silent.pk].skip_reason
+
+
 def test_no_outreach_while_a_conversation_is_open(workspace, make_customer, make_playbook):
     busy = make_customer(name="Busy")
     ConversationFactory(customer=busy, status="open", customer_message_count=1)

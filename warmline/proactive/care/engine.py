@@ -583,6 +583,16 @@ def _gates(workspace_id: int, ids: Sequence[int], now: dt.datetime) -> _Gates:
     return g
 
 
+def preference_opt_outs(customer: dict[str, Any]) -> set[str]:
+    """Opt-outs written into the customer's preferences (by an import, the API or trend
+    outreach) count as much as rows in the opt-out table: one customer, one wish."""
+    prefs = customer.get("preferences")
+    prefs = prefs if isinstance(prefs, dict) else {}
+    if prefs.get("opt_out") or prefs.get("proactive_opt_out"):
+        return {OPT_OUT_ALL}
+    return set(prefs.get("opt_out_channels") or [])
+
+
 def other_proactive_sends(
     workspace_id: int, ids: Sequence[int], since: dt.datetime, until: dt.datetime
 ) -> dict[int, int]:
@@ -638,7 +648,7 @@ def _decide(pb, cand, cust, gates: _Gates, settings, workspace_zone, now) -> Dec
             "zone": zone.key,
         }
         return d
-    opted = gates.opt_outs.get(cand.customer_id, set())
+    opted = gates.opt_outs.get(cand.customer_id, set()) | preference_opt_outs(cust)
     channel = pick_channel(cust, gates.reachable.get(cand.customer_id, set()), opted)
     if not channel:
         d.verdict = Verdict.SKIP
