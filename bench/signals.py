@@ -59,6 +59,13 @@ def shipped_cue_probs(x) -> np.ndarray:
     return train.cue_probs(m.weights[:, 1 : 1 + len(CUES)], m.cue_intercept, x)
 
 
+def shipped_polarity_probs(x) -> np.ndarray:
+    """The shipped polarity classifier (GoEmotions train only, like the cues)."""
+    m = analyser.get().model
+    n = 1 + len(CUES) + 3
+    return train.Softmax(m.weights[:, n : n + 3], m.polarity_intercept).predict_proba(x)
+
+
 def sentiment_figures(root: Path, log) -> dict:
     rng = np.random.default_rng(train.SEED)
     tw_texts, tw_labels = datasets.tweeteval_val(root)
@@ -77,6 +84,7 @@ def sentiment_figures(root: Path, log) -> dict:
     tw_m = features.matrix(tw_texts)
     tw_text = full_text.predict(tw_m)
     tw_cues = shipped_cue_probs(tw_m)
+    tw_pol = shipped_polarity_probs(tw_m)
     oof_labels = np.zeros(len(tw_texts), dtype=int)
     sem = semantic.available()
     if sem:
@@ -90,13 +98,13 @@ def sentiment_figures(root: Path, log) -> dict:
         tr = ~held
         inner = train.tweet_probs_oof(tw_m[tr], tw_y[tr], tw_folds[tr])
         outer = train.fit_tweet_classifier(tw_m[tr], tw_y[tr]).predict_proba(tw_m[held])
-        stacker = train.fit_stacker(
-            train.stack_features(tw_text[tr], tw_vader[tr], tw_cues[tr], inner), tw_y[tr]
+        x_tr = train.stack_features(tw_text[tr], tw_vader[tr], tw_cues[tr], inner, tw_pol[tr])
+        stacker = train.fit_stacker(x_tr, tw_y[tr])
+        x_held = train.stack_features(
+            tw_text[held], tw_vader[held], tw_cues[held], outer, tw_pol[held]
         )
-        x_held = train.stack_features(tw_text[held], tw_vader[held], tw_cues[held], outer)
         oof_labels[held] = stacker.predict(x_held)
         if sem:
-            x_tr = train.stack_features(tw_text[tr], tw_vader[tr], tw_cues[tr], inner)
             sem_stacker = train.fit_stacker(np.column_stack([x_tr, tw_emb[tr]]), tw_y[tr])
             sem_labels[held] = sem_stacker.predict(np.column_stack([x_held, tw_emb[held]]))
     spanish_override(tw_texts, np.zeros(len(tw_texts)), oof_labels)
@@ -110,7 +118,11 @@ def sentiment_figures(root: Path, log) -> dict:
     # shipped recipe's.
     tweet_model = train.fit_tweet_classifier(tw_m, tw_y)
     tw_x = train.stack_features(
-        tw_text, tw_vader, tw_cues, train.tweet_probs_oof(tw_m, tw_y, train.stack_folds(len(tw_y)))
+        tw_text,
+        tw_vader,
+        tw_cues,
+        train.tweet_probs_oof(tw_m, tw_y, train.stack_folds(len(tw_y))),
+        tw_pol,
     )
     stacker = train.fit_stacker(tw_x, tw_y)
     if sem:
@@ -146,6 +158,7 @@ def sentiment_figures(root: Path, log) -> dict:
             gt_vader[n],
             shipped_cue_probs(gt_m[n]),
             tweet_model.predict_proba(gt_m[n]),
+            shipped_polarity_probs(gt_m[n]),
         )
         score = stacker.predict_proba(x) @ signs
         if sem:

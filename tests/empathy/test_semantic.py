@@ -51,3 +51,17 @@ def test_semantic_sentiment_on_clear_cases(text, label):
 def test_spanish_keeps_the_default_sentiment():
     text = "Muchas gracias, excelente atención"
     assert semantic.get().analyse(text)["sentiment"] == analyser.analyse(text)["sentiment"]
+
+
+def test_score_command_with_semantic(tmp_path):
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    src = tmp_path / "in.txt"
+    src.write_text("Thank you, wonderful help!\nThis is a disaster, I want my money back\n")
+    out = io.StringIO()
+    call_command("signals", "score", "--semantic", "--input", str(src), stdout=out)
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["label"] for r in rows] == ["positive", "negative"]

@@ -78,4 +78,4 @@ def test_shipped_model_is_small_and_complete():
     files = list(analyser.MODELS_DIR.iterdir())
     assert sum(f.stat().st_size for f in files) < 25_000_000
     with np.load(analyser.MODELS_DIR / train.MODEL_FILE) as z:
-        assert z["weights"].shape[1] == 1 + len(train.CUES) + 3
+        assert z["weights"].shape[1] == 1 + len(train.CUES) + 3 + 3  # text, cues, tweet, polarity

