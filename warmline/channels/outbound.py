@@ -200,6 +200,11 @@ def send(
                 delivery_status=DeliveryStatus.FAILED if undeliverable else DeliveryStatus.QUEUED,
             )
             message.entry = entry
+            if (payload or {}).get("card"):
+                # Structured content (an in-chat survey card) lives on the timeline entry,
+                # so a live push and a transcript replay show the same thing.
+                entry.data = {**(entry.data or {}), "card": payload["card"]}
+                type(entry).objects.filter(pk=entry.pk).update(data=entry.data)
             if undeliverable:
                 message.status, message.last_error = OutboundStatus.FAILED, undeliverable
                 message.status_at = timezone.now()

@@ -15,9 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from warmline.channels import outbound
-from warmline.channels.models import OutboundStatus
+from warmline.channels.models import OutboundMessage, OutboundStatus
 from warmline.conversations import services as conversations
-from warmline.conversations.models import Conversation, EntryKind, Status
+from warmline.conversations.models import Conversation, EntryKind, Status, TimelineEntry
 from warmline.errors import Conflict, DomainError, InvalidInput, NotFound
 from warmline.tenancy.models import Member, Workspace
 
@@ -220,7 +220,10 @@ def send_survey(
             channel=CARRIER[channel],
             kind=EntryKind.ASSISTANT_REPLY,
             idempotency_key=f"survey-{survey.pk}",
-            payload={"survey": {"url": link, "kinds": kinds, "language": language}},
+            payload={
+                "survey": {"url": link, "kinds": kinds, "language": language},
+                **({"card": survey_card(survey, cfg)} if channel == DeliveryChannel.CHAT else {}),
+            },
         )
         if message.status == OutboundStatus.FAILED:
             # No survey the customer can never open: it would only lower the response rate.
@@ -228,6 +231,51 @@ def send_survey(
                 f"The survey cannot be sent by {channel}: {message.last_error}", field="channel"
             )
     return survey
+
+
+def survey_card(survey: Survey, cfg: SurveySettings | None = None) -> dict:
+    """The in-chat card: the questions in the customer's language, the scales, the token.
+
+    The widget renders it with score buttons and posts the answer to ``answer_path``
+    (the token is the only credential, as on the public page); ``url`` is the page.
+    """
+    cfg = cfg or get_settings(survey.workspace)
+    lang = survey.language
+    questions = []
+    for kind in survey.kinds:
+        lo, hi, _ = SCALES[kind]
+        low, high = texts.labels(kind, lang)
+        text = texts.question(kind, lang, brand=survey.workspace.name, overrides=cfg.questions)
+        questions.append({"kind": kind, "text": text, "min": lo, "max": hi, "low": low,
+                          "high": high})  # fmt: skip
+    return {
+        "kind": "survey",
+        "token": survey.token,
+        "url": public_url(survey.token),
+        "answer_path": reverse("feedback:answer", args=[survey.token]),
+        "language": lang,
+        "title": texts.ui("title", lang),
+        "thanks": texts.ui("thanks", lang),
+        "already": texts.ui("already", lang),
+        "questions": questions,
+        "answered": False,
+    }
+
+
+def _mark_card_answered(survey: Survey, scores: dict[str, int]) -> None:
+    """The chat transcript replays the card as answered (the thank-you, not the buttons)."""
+    entry_id = (
+        OutboundMessage.objects.filter(
+            workspace=survey.workspace, idempotency_key=f"survey-{survey.pk}"
+        )
+        .values_list("entry_id", flat=True)
+        .first()
+    )
+    entry = TimelineEntry.objects.filter(workspace=survey.workspace, pk=entry_id).first()
+    if entry is None or not (entry.data or {}).get("card"):
+        return
+    data = {**entry.data, "card": {**entry.data["card"], "answered": True, "scores": scores}}
+    TimelineEntry.objects.filter(pk=entry.pk).update(data=data)
 
 
 def send_after_resolution(*, conversation_id: int, now: dt.datetime | None = None) -> Survey | None:
@@ -368,6 +416,7 @@ def submit_answers(
             recovery = (
                 open_recovery_task(survey=survey, scores=clean, now=now) if detractor else None
             )
+            _mark_card_answered(survey, clean)
     except IntegrityError:
         raise Conflict("This survey has already been answered.") from None
     cfg = get_settings(survey.workspace)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+import json
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from warmline.errors import Conflict, InvalidInput, NotFound
@@ -96,4 +99,62 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
             "posted": request.POST if request.method == "POST" else {},
         },
         status=status,
+    )
+
+
+def _cors(response: HttpResponse) -> HttpResponse:
+    # The chat widget lives on the brand's own site. No cookie is read or sent (the
+    # token in the path is the only credential), so any origin may post; nothing
+    # else is exposed.
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+    response["Access-Control-Allow-Headers"] = "Content-Type"
+    response["Access-Control-Max-Age"] = "600"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@csrf_exempt  # no ambient credential: a forged request would need the secret token itself
+@require_http_methods(["POST", "OPTIONS"])
+def answer(request: HttpRequest, token: str) -> HttpResponse:
+    """The in-chat card's answer: ``{"scores": {"nps": 9}, "comment": ""}`` → JSON.
+
+    Same rules as the page: one answer per token (409 after), expired 410, unknown
+    404, a missing or out-of-scale score 422 naming the field.
+    """
+    if request.method == "OPTIONS":
+        return _cors(HttpResponse(status=204))
+
+    def reply(status: int, **body) -> HttpResponse:
+        return _cors(JsonResponse(body, status=status))
+
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return reply(422, error="invalid", field="body", message="The body must be JSON.")
+    scores = body.get("scores") if isinstance(body, dict) else None
+    if not isinstance(scores, dict):
+        return reply(422, error="invalid", field="scores", message="Send the scores.")
+    comment = body.get("comment", "")
+    try:
+        result = services.submit_answers(
+            token=token, scores=scores, comment=comment if isinstance(comment, str) else ""
+        )
+    except NotFound as exc:
+        return reply(404, error="not_found", field=None, message=exc.message)
+    except services.SurveyGone as exc:
+        return reply(410, error="gone", field=None, message=texts.ui("expired", exc.language))
+    except Conflict:
+        survey = services.survey_for_token(token)
+        return reply(409, error="conflict", field=None,
+                     message=texts.ui("already", survey.language))  # fmt: skip
+    except InvalidInput as exc:
+        return reply(422, error="invalid", field=exc.field, message=exc.message)
+    lang = result.survey.language
+    return reply(
+        200,
+        answered=True,
+        thanks=texts.ui("thanks", lang),
+        review_url=result.review_url,
+        review_text=texts.ui("review", lang) if result.review_url else "",
     )

@@ -253,3 +253,48 @@ def test_no_agent_online_the_widget_asks_for_an_email(warmline_server, browser, 
         assert not page.is_visible("[data-wl=email-form]")
     finally:
         ctx.close()
+
+
+def test_visitor_answers_the_in_chat_survey_card_with_one_click(warmline_server, browser, brand):
+    from warmline.feedback import services as feedback
+    from warmline.feedback.models import Answer
+
+    workspace, agent, port = brand
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    try:
+        page.goto(f"http://shop.test:{port}/")
+        page.click("[data-wl=launcher]")
+        page.fill("[data-wl=input]", "Where is my order?")
+        page.click("[data-wl=send]")
+        page.wait_for_selector(".b.v[data-id]", timeout=10_000)
+        conv = _wait_for_conversation(workspace)
+        conv.status = "resolved"
+        conv.save(update_fields=["status"])
+        workspace.name = f"Shop {EVIL}"  # the question names the brand: shown as text
+        workspace.save(update_fields=["name"])
+        survey = feedback.send_survey(
+            workspace=workspace, conversation=conv, kinds=["nps"], channel="chat"
+        )
+        # Live or after a reload, the card is there with its eleven score buttons.
+        page.reload()
+        page.click("[data-wl=launcher]")
+        card = page.wait_for_selector("[data-wl=survey-card]", timeout=10_000)
+        assert len(card.query_selector_all("[data-kind=nps] button")) == 11
+        assert f"recommend Shop {EVIL}" in card.inner_text()
+        page.click("[data-wl=survey-card] [data-kind=nps] button[data-score='9']")
+        page.wait_for_selector(
+            "[data-wl=survey-card][data-answered] :text('Thank you for your answer!')",
+            timeout=10_000,
+        )
+        assert list(Answer.objects.filter(survey=survey).values_list("kind", "score")) == [
+            ("nps", 9)
+        ]
+        # The transcript replays the card as answered: no buttons to click twice.
+        page.reload()
+        page.click("[data-wl=launcher]")
+        page.wait_for_selector("[data-wl=survey-card][data-answered]", timeout=10_000)
+        assert page.locator("[data-wl=survey-card] button").count() == 0
+        assert not page.evaluate("() => window.pwned === 1")
+    finally:
+        ctx.close()

@@ -324,7 +324,7 @@ def serialise(entry: TimelineEntry) -> dict:
         name = (member.display_name or "").split(" ")[0] if member else ""
     elif entry.kind == EntryKind.ASSISTANT_REPLY:
         name = _("Assistant")
-    return {
+    out = {
         "id": entry.pk,
         "author": author,
         "name": name,
@@ -332,6 +332,10 @@ def serialise(entry: TimelineEntry) -> dict:
         "at": entry.occurred_at.isoformat(),
         "client_id": (entry.data or {}).get("client_id", ""),
     }
+    card = (entry.data or {}).get("card")
+    if card and author == "agent":
+        out["card"] = card  # e.g. a survey card: the widget renders it with its buttons
+    return out
 
 
 def transcript(*, workspace: Workspace, visitor: ChatVisitor, limit: int = 200) -> list[dict]:

@@ -53,6 +53,11 @@
     "textarea{resize:none;height:38px}button{font:inherit;cursor:pointer}" +
     ".e{display:none;flex-direction:column}.e.o{display:flex}.e p{margin:0 0 6px}" +
     ".r{color:#b42318;font-size:12px;padding:0 12px}" +
+    ".c .ct{font-weight:600;margin-bottom:4px}.c .cq{margin:6px 0 2px}" +
+    ".c .cs{display:flex;flex-wrap:wrap;gap:3px}.c .cs button{min-width:26px;padding:4px;" +
+    "border:1px solid #9aa5b1;border-radius:4px;background:#fff}" +
+    ".c .cs button.sel{background:#0b6e4f;color:#fff}.c .cl{font-size:11px;color:#52606d}" +
+    ".c .cn{margin-top:4px}" +
     "</style>" +
     "<button class='l' data-wl='launcher' type='button'></button>" +
     "<div class='p' data-wl='panel' role='dialog'>" +
@@ -92,12 +97,90 @@
       n.textContent = msg.name;
       el.appendChild(n);
     }
-    el.appendChild(document.createTextNode(msg.text));
+    if (msg.card && msg.card.kind === "survey") el.appendChild(surveyCard(msg.card));
+    else el.appendChild(document.createTextNode(msg.text));
     el.setAttribute("data-author", msg.author);
     if (msg.id) { shown["id" + msg.id] = el; el.setAttribute("data-id", msg.id); }
     if (msg.client_id) shown["c" + msg.client_id] = el;
     list.scrollTop = list.scrollHeight;
     if (msg.id && msg.author !== "visitor" && !pending) seen(msg.id);
+  }
+
+  // --- Survey card: score buttons that answer through the public survey endpoint ----
+  var answered = {};  // token → thank-you text, so a re-render keeps the answer
+  function el_(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text != null) e.textContent = text;
+    return e;
+  }
+  function surveyCard(card) {
+    var box = el_("div", "c");
+    box.setAttribute("data-wl", "survey-card");
+    box.appendChild(el_("div", "ct", card.title));
+    var note = el_("div", "cn");
+    note.setAttribute("data-wl", "survey-note");
+    note.setAttribute("role", "status");
+    var done = answered[card.token] || (card.answered ? card.thanks : "");
+    if (done) {
+      note.textContent = done;
+      box.setAttribute("data-answered", "1");
+      box.appendChild(note);
+      return box;
+    }
+    var chosen = {}, busy = false, questions = card.questions || [];
+    questions.forEach(function (q) {
+      box.appendChild(el_("div", "cq", q.text));
+      var row = el_("div", "cs");
+      row.setAttribute("data-kind", q.kind);
+      for (var v = q.min; v <= q.max; v++) {
+        var b = el_("button", "", String(v));
+        b.type = "button";
+        b.setAttribute("data-score", String(v));
+        b.setAttribute("aria-pressed", "false");
+        b.addEventListener("click", pick(q.kind, v, row));
+        row.appendChild(b);
+      }
+      box.appendChild(row);
+      box.appendChild(el_("div", "cl", q.low + " \u2014 " + q.high));
+    });
+    box.appendChild(note);
+    function pick(kind, value, row) {
+      return function () {
+        if (busy) return;
+        chosen[kind] = value;
+        Array.prototype.forEach.call(row.querySelectorAll("button"), function (b) {
+          var on = b.getAttribute("data-score") === String(value);
+          b.setAttribute("aria-pressed", on ? "true" : "false");
+          b.classList.toggle("sel", on);
+        });
+        // Every question has a score: send the answer (one click for a single question).
+        if (questions.every(function (q) { return chosen[q.kind] != null; })) submit();
+      };
+    }
+    function finish(text) {
+      answered[card.token] = text;
+      box.setAttribute("data-answered", "1");
+      Array.prototype.forEach.call(box.querySelectorAll(".cs,.cl"), function (n) { n.remove(); });
+      note.textContent = text;
+    }
+    function submit() {
+      busy = true;
+      note.textContent = "";
+      fetch(new URL(card.answer_path, src).href, {
+        method: "POST", mode: "cors", credentials: "omit",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ scores: chosen })
+      }).then(function (r) {
+        return r.json().then(function (body) { return { status: r.status, body: body }; });
+      }).then(function (res) {
+        busy = false;
+        if (res.status === 200) finish(res.body.thanks || card.thanks);
+        else if (res.status === 409) finish(res.body.message || card.already);
+        else note.textContent = res.body.message || T.error;
+      }).catch(function () { busy = false; note.textContent = T.error; });
+    }
+    return box;
   }
 
   var seenQueue = [];
