@@ -210,3 +210,16 @@ def test_replay_runs_without_a_configured_database(tmp_path):
     assert json.loads(out.read_text()) == [
         {"index": 0, "changed": {"orders": {}, "users": {}, "products": {}}, "refused": []}
     ]
+
+
+def test_real_store_loads_into_a_workspace(datasets_dir, data_dir, workspace):
+    from warmline.actions.models import StoreProduct
+    from warmline.customers.models import Customer, Order
+
+    call_command("store", "import", str(datasets_dir / "tau_retail"), "--workspace", "acme")
+    assert Customer.objects.filter(workspace=workspace).count() == 500
+    assert Order.objects.filter(workspace=workspace).count() == 1000
+    assert StoreProduct.objects.filter(workspace=workspace).count() == 50
+    order = Order.objects.get(workspace=workspace, external_id="#W2611340")
+    assert order.total == Decimal("536.65") and order.payment_method == "gift_card_1725971"
+    assert order.customer.custom_attributes["store_user_id"] == "james_li_5688"
