@@ -80,4 +80,6 @@ def test_handle_time_on_the_api_and_csv(workspace, calls, api):
     body = api.get("/api/v1/kpis?start=2026-01-05&end=2026-01-11").json()
     assert body["kpis"]["handle_time"]["value"] == 330.0
     csv = api.get("/api/v1/kpis?start=2026-01-05&end=2026-01-11&format=csv").content.decode()
-    assert "handle_time,Average handle time of calls (s),330.0,4" in csv
+    assert (
+        "handle_time,Average handle time per conversation: calls and active work (s),330.0,4" in csv
+    )

@@ -125,18 +125,15 @@ def kpis(
 
 
 def handle_time(workspace_ids: list[int], period: Period, filters: Filters = NO_FILTERS) -> dict:
-    """Average handle time (talk + hold + after-call work) of answered calls that ended in
-    the period, from the voice channel's call records; shown, never a headline.
+    """Average handle time per conversation handled in the period: answered calls' handle
+    time (talk + hold + after-call work) plus agents' active work seconds on written
+    conversations (``worktime``); shown, never a headline.
 
-    A member filter means calls that member handled; a team filter, calls its members
-    handled. Calls carry no tier, and only the voice channel has them.
+    A member filter means calls that member handled and that member's work; a team
+    filter, its members'. The voice channel has only calls; written channels only work.
     """
-    from warmline.channels.voice import services as voice
+    from . import worktime
 
-    if filters.tier:
-        return {"value": None, "n": 0, "note": "calls are not split by tier"}
-    if filters.channel and filters.channel != "voice":
-        return {"value": None, "n": 0, "note": "handle time comes from voice calls"}
     agents = None
     if filters.owner_id:
         agents = [filters.owner_id]
@@ -146,19 +143,24 @@ def handle_time(workspace_ids: list[int], period: Period, filters: Filters = NO_
                 "member_id", flat=True
             )
         )
-    n, total = 0, 0.0
-    parts = {"talk_seconds": 0, "hold_seconds": 0, "after_call_work_seconds": 0}
+    total_keys = ("n", "calls", "call_seconds", "work_sessions", "work_seconds", "talk_seconds",
+                  "hold_seconds", "after_call_work_seconds")  # fmt: skip
+    out = dict.fromkeys(total_keys, 0)
     for workspace in Workspace.objects.filter(pk__in=workspace_ids).only("time_zone"):
         start, end = local_range(workspace.time_zone, period)
-        found = voice.handle_time(
-            workspace_ids=[workspace.pk], start=start, end=end, agent_ids=agents
+        found = worktime.handle_time(
+            workspace_ids=[workspace.pk],
+            start=start,
+            end=end,
+            member_ids=agents,
+            channel=filters.channel or None,
+            tier=filters.tier or None,
         )
-        if found["n"]:
-            n += found["n"]
-            total += found["value"] * found["n"]
-            for key in parts:
-                parts[key] += found[key]
-    return {"value": round(total / n, 1) if n else None, "n": n, **parts}
+        for key in total_keys:
+            out[key] += found[key]
+    n = out["n"]
+    value = round((out["call_seconds"] + out["work_seconds"]) / n, 1) if n else None
+    return {"value": value, **out}
 
 
 def local_range(time_zone: str, period: Period) -> tuple[dt.datetime, dt.datetime]:

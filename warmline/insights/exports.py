@@ -34,7 +34,7 @@ def kpi_table(figures: dict) -> list[list[str]]:
         rows.append(
             [
                 "handle_time",
-                "Average handle time of calls (s)",
+                "Average handle time per conversation: calls and active work (s)",
                 _fmt(h["value"]),
                 _fmt(h["n"]),
                 _fmt(h.get("previous")),

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from django.db import models
 
-from warmline.tenancy.models import Workspace
+from warmline.conversations.models import Conversation
+from warmline.tenancy.models import Member, Workspace, WorkspaceScoped
 
 # The additive measures, in one place: the roll-up columns, the contribution keys,
 # the from-scratch reference and the DuckDB bench all use these names.
@@ -128,3 +129,35 @@ class ConversationContribution(models.Model):
 
     def __str__(self) -> str:
         return f"contribution of conversation {self.conversation_id}"
+
+
+class WorkSession(WorkspaceScoped):
+    """An agent's active work on one written conversation, for average handle time.
+
+    One row per open conversation page (its socket); the page pings while it is
+    visible and the agent has used it recently, and each ping adds the time since
+    the previous one, capped (``worktime.GAP_CAP_SECONDS``), so idle or hidden
+    stretches count at most the cap. ``ended_at`` is the last ping.
+    """
+
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=12, help_text="The conversation's channel then.")
+    key = models.CharField(max_length=120, help_text="The page's socket: one session each.")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+    active_seconds = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "key"], name="worksession_unique_key"),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "ended_at"], name="worksession_ws_ended"),
+            models.Index(
+                fields=["workspace", "member", "ended_at"], name="worksession_ws_member_ended"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"work of member {self.member_id} on {self.conversation_id}"

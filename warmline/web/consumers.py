@@ -42,6 +42,19 @@ def _member_for_conversation(user, conversation_id: int) -> Member | None:
     return Member.objects.filter(user=user, is_active=True, workspace_id=ws).first()
 
 
+@database_sync_to_async
+def _record_work(member: Member, conversation_id: int, key: str) -> None:
+    from warmline.errors import DomainError
+    from warmline.insights.worktime import record_work
+
+    try:
+        record_work(
+            workspace=member.workspace, member=member, conversation_id=conversation_id, key=key
+        )
+    except DomainError:  # e.g. the conversation was deleted: presence goes on regardless
+        pass
+
+
 class InboxConsumer(AsyncJsonWebsocketConsumer):
     """One per open inbox tab: 'something changed in this workspace'."""
 
@@ -90,6 +103,7 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_NOT_FOUND)
             return
         self.member_id, self.name = member.pk, str(member)
+        self.member, self.conversation_id = member, conversation_id
         self.group = conversation_group(conversation_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -106,6 +120,9 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             await self._announce("presence.replying")
         elif action == "idle":
             await self._announce("presence.idle")
+        elif action == "active":
+            # The page is visible and in use: active work time for handle time (insights).
+            await _record_work(self.member, self.conversation_id, self.channel_name)
 
     async def _announce(self, kind: str) -> None:
         await self.channel_layer.group_send(

@@ -131,6 +131,16 @@
       }
     });
 
+    // Active work time (average handle time): ping every 15 s while this page is visible
+    // and was used in the last minute; the server measures the time between pings.
+    var lastUse = Date.now();
+    ["keydown", "mousemove", "mousedown", "scroll", "input", "focus"].forEach(function (name) {
+      window.addEventListener(name, function () { lastUse = Date.now(); }, { passive: true, capture: true });
+    });
+    setInterval(function () {
+      if (document.visibilityState === "visible" && Date.now() - lastUse < 60000) socket.send({ action: "active" });
+    }, 15000);
+
     var lastSent = 0, idleTimer = null;
     function idle() { socket.send({ action: "idle" }); lastSent = 0; }
     window.warmline = { idle: idle };
