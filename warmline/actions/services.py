@@ -826,3 +826,31 @@ def delete_profile(*, actor: Member, profile_id: Any) -> None:
         before=_profile_state(profile),
     )
     profile.delete()
+
+
+# ---------------------------------------------------------------- agent workspace
+
+
+def pending_approval_count(member: Member) -> int | None:
+    """Pending, unexpired requests a lead could decide (one query); None for agents."""
+    if not member.is_lead:
+        return None
+    return ApprovalRequest.objects.filter(
+        workspace_id=member.workspace_id,
+        status=ApprovalStatus.PENDING,
+        expires_at__gt=timezone.now(),
+    ).count()
+
+
+def customer_notice(action: EmpoweredAction) -> str:
+    """What the customer was told when the action went to a lead (as sent to them)."""
+    return _what_happens_next(action, get_spec(action.code), approval_hours(action.workspace))
+
+
+def orders_for_conversation(*, member: Member, conversation: Conversation, limit: int = 50):
+    """The conversation's customer's most recent orders, for the action form's picker."""
+    return list(
+        Order.objects.filter(
+            workspace_id=member.workspace_id, customer_id=conversation.customer_id
+        ).order_by("-placed_at", "-id")[:limit]
+    )
