@@ -139,12 +139,19 @@ async def test_conversation_socket_records_active_work(workspace):
     comm = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/conversations/{conv.pk}/")
     comm.scope["user"], comm.scope["session"] = agent.user, {}
     assert (await comm.connect())[0]
-    await comm.send_json_to({"action": "active"})
-    await comm.send_json_to({"action": "active"})
+    await comm.send_json_to({"action": "active", "page": "p1"})
+    await comm.send_json_to({"action": "active", "page": "p1"})
     await comm.send_json_to({"action": "replying"})  # presence still works beside it
     await comm.disconnect()
+    # The same page after a reconnect continues its session.
+    again = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/conversations/{conv.pk}/")
+    again.scope["user"], again.scope["session"] = agent.user, {}
+    assert (await again.connect())[0]
+    await again.send_json_to({"action": "active", "page": "p1"})
+    await again.disconnect()
 
     session = await sync_to_async(WorkSession.objects.get)(workspace=workspace)
+    assert session.key == f"{agent.pk}:{conv.pk}:p1"
     assert (session.member_id, session.conversation_id) == (agent.pk, conv.pk)
     # Two pings a few milliseconds apart: server-measured, so (almost) nothing, never more.
     assert session.active_seconds <= 1

@@ -134,7 +134,7 @@ class ConversationContribution(models.Model):
 class WorkSession(WorkspaceScoped):
     """An agent's active work on one written conversation, for average handle time.
 
-    One row per open conversation page (its socket); the page pings while it is
+    One row per open conversation page (kept across socket reconnects); the page pings while it is
     visible and the agent has used it recently, and each ping adds the time since
     the previous one, capped (``worktime.GAP_CAP_SECONDS``), so idle or hidden
     stretches count at most the cap. ``ended_at`` is the last ping.
@@ -143,7 +143,7 @@ class WorkSession(WorkspaceScoped):
     member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="+")
     channel = models.CharField(max_length=12, help_text="The conversation's channel then.")
-    key = models.CharField(max_length=120, help_text="The page's socket: one session each.")
+    key = models.CharField(max_length=120, help_text="One open page: one session each.")
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField()
     active_seconds = models.PositiveIntegerField(default=0)

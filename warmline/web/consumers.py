@@ -122,7 +122,11 @@ class ConversationConsumer(AsyncJsonWebsocketConsumer):
             await self._announce("presence.idle")
         elif action == "active":
             # The page is visible and in use: active work time for handle time (insights).
-            await _record_work(self.member, self.conversation_id, self.channel_name)
+            # One session per page, kept across reconnects (the page names itself).
+            page = content.get("page")
+            ok = isinstance(page, str) and 0 < len(page) <= 40 and page.isalnum()
+            key = f"{self.member_id}:{self.conversation_id}:{page if ok else self.channel_name}"
+            await _record_work(self.member, self.conversation_id, key[:120])
 
     async def _announce(self, kind: str) -> None:
         await self.channel_layer.group_send(

@@ -29,9 +29,7 @@ class Migration(migrations.Migration):
                 ),
                 (
                     "key",
-                    models.CharField(
-                        help_text="The page's socket: one session each.", max_length=120
-                    ),
+                    models.CharField(help_text="One open page: one session each.", max_length=120),
                 ),
                 ("started_at", models.DateTimeField()),
                 ("ended_at", models.DateTimeField()),

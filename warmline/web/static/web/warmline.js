@@ -129,16 +129,20 @@
         else people[msg.member_id] = { name: msg.name, state: msg.state };
         renderPresence();
       }
+    }, function (raw) {
+      // A (re)opened page starts or continues its work session if it is in use.
+      if (working()) raw.send(JSON.stringify({ action: "active", page: pageId }));
     });
 
     // Active work time (average handle time): ping every 15 s while this page is visible
     // and was used in the last minute; the server measures the time between pings.
-    var lastUse = Date.now();
+    var lastUse = Date.now(), pageId = String(Date.now()) + String(Math.random()).slice(2, 10);
+    function working() { return document.visibilityState === "visible" && Date.now() - lastUse < 60000; }
     ["keydown", "mousemove", "mousedown", "scroll", "input", "focus"].forEach(function (name) {
       window.addEventListener(name, function () { lastUse = Date.now(); }, { passive: true, capture: true });
     });
     setInterval(function () {
-      if (document.visibilityState === "visible" && Date.now() - lastUse < 60000) socket.send({ action: "active" });
+      if (working()) socket.send({ action: "active", page: pageId });
     }, 15000);
 
     var lastSent = 0, idleTimer = null;
