@@ -217,3 +217,21 @@ def test_the_section_speaks_the_members_language(agent, conversation, member):  
     page, _ = _form(agent, conversation, "refund")
     assert "Realizar la acción" in page and "Disponible hoy: 100.00 de 100.00 USD" in page
     assert "hasta 50.00 USD" in page and "Motivo" in page
+
+
+def test_the_section_costs_the_same_queries_however_many_orders(agent, conversation):  # noqa: F811
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    agent_profile(conversation.workspace)
+    make_order(conversation)
+    url = reverse("actions:conversation", args=[conversation.number]) + "?action=refund"
+    agent.get(url)
+    with CaptureQueriesContext(connection) as few:
+        assert agent.get(url).status_code == 200
+    for i in range(60):
+        make_order(conversation, external_id=f"M{i}")
+    with CaptureQueriesContext(connection) as many:
+        page = agent.get(url).content.decode()
+    assert len(many) == len(few)
+    assert page.count("<option value=") == 3 + 50  # actions, then the 50 newest orders
