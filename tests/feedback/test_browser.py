@@ -4,24 +4,14 @@ no login, the customer's language, no sideways scrolling, a thank-you, one answe
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
+from tests.browser import ARTIFACTS, CHROMIUM
+from tests.browser import CHROMIUM_ARGS as ARGS
 from tests.factories import ConversationFactory, CustomerFactory, IdentityFactory
 from warmline.feedback import services
 from warmline.feedback.models import Answer, RecoveryTask
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = [
     pytest.mark.browser,

@@ -9,28 +9,18 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
-from pathlib import Path
 
 import pytest
 from django.contrib.staticfiles import finders
 from django.test import Client
 from django.utils import timezone
 
+from tests.browser import ARTIFACTS, CHROMIUM
+from tests.browser import CHROMIUM_ARGS as ARGS
 from tests.factories import ConversationFactory, CustomerFactory, MemberFactory
 from warmline.insights.rollups import refresh_conversation
 
 from .helpers import answer
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 pytestmark = [
     pytest.mark.browser,

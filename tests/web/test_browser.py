@@ -7,19 +7,16 @@ must arrive live in another. Screenshots land in ``test-artifacts/``.
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
-from pathlib import Path
 
 import pytest
 
+from tests.browser import ARTIFACTS, CHROMIUM
+from tests.browser import asgi_server as serve_asgi
 from tests.factories import MemberFactory
 
 from .conftest import PASSWORD, ingest
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 EVIL = "<script>window.pwned=1</script>"
 
 pytestmark = [
@@ -29,38 +26,10 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def asgi_server(django_db_setup, django_db_blocker):
-    import uvicorn
-
-    from warmline.asgi import application
-
-    port = _free_port()
-    config = uvicorn.Config(
-        application,
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-        ws="websockets-sansio",
-    )
-    server = uvicorn.Server(config)
-    with django_db_blocker.unblock():
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{port}"
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_asgi(django_db_blocker) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -9,18 +9,16 @@ is a different origin from Warmline and the socket's origin check is real.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, asgi_server
 from tests.factories import MemberFactory
 from warmline.conversations.models import Conversation
 
-CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "correct horse battery"
 EVIL = '<img src=x onerror="window.pwned=1">'
 
@@ -31,39 +29,11 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def warmline_server(django_db_setup, django_db_blocker):
-    import uvicorn
-
-    from warmline.asgi import application
-
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            application,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="off",
-            ws="websockets-sansio",
-        )
-    )
+    with asgi_server(django_db_blocker) as url:
+        yield url
     with django_db_blocker.unblock():
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert server.started, "uvicorn did not start"
-        yield f"http://127.0.0.1:{port}"
-        server.should_exit = True
-        thread.join(timeout=10)
         _drop_server_connections()
 
 
@@ -121,12 +91,7 @@ def browser():
             executable_path=str(CHROMIUM),
             headless=True,
             args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-                "--disable-sync",
+                *CHROMIUM_ARGS,
                 "--host-resolver-rules=MAP shop.test 127.0.0.1, MAP evil.test 127.0.0.1",
             ],
         )
