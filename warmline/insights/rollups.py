@@ -133,23 +133,8 @@ def rebuild_workspace(workspace: Workspace) -> int:
     incremental path. Returns the number of dimension buckets written.
     """
     cal = Calendar.for_workspace(workspace)
-    conv_cols = (
-        "id",
-        "team_id",
-        "owner_id",
-        "channel",
-        "customer__tier",
-        "status",
-        "opened_at",
-        "first_response_at",
-        "resolved_at",
-        "reopen_count",
-        "handoff_count",
-        "customer_message_count",
-        "sentiment_first",
-        "sentiment_last",
-        "merged_into_id",
-    )
+    # The same facts the incremental path reads, less the workspace (fixed here).
+    conv_cols = tuple(n for n in CONVERSATION_FIELDS if n != "workspace_id")
     times = ("opened_at", "first_response_at", "resolved_at")
     qs, cast = _as_text(Conversation.objects.filter(workspace=workspace), *times)
     plain = tuple(n for n in conv_cols if n not in times)
