@@ -192,16 +192,23 @@ def ingest(*, workspace: Workspace, message: InboundMessage) -> IngestResult:
     prepared = prepare_inbound(
         text=message.text or "", html=clean_html(message.html or ""), redact=workspace.redact_pii
     )
+    # Inside a caller's transaction the announcement waits for that commit; on our own
+    # transaction it runs once the block has committed, after the write gate is released,
+    # so queueing the subscribers' work never holds up the next writer.
+    outer = connection.in_atomic_block
     try:
         with _write_gate(), transaction.atomic():
             result = _store(workspace, message, claims, prepared)
-            transaction.on_commit(lambda: _announce(workspace, result))
+            if outer:
+                transaction.on_commit(lambda: _announce(workspace, result))
     except IntegrityError:
         if message.external_id:
             hit = _existing(workspace, message.channel, message.external_id)
             if hit:
                 return hit
         raise
+    if not outer:
+        _announce(workspace, result)
     return result
 
 
