@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from warmline.customers.models import CHANNELS, Customer
 from warmline.customers.services import IdentityClaim, claims_from, resolve_customer
+from warmline.db import rows
 from warmline.empathy import escalation
 from warmline.empathy.services import Prepared, prepare_inbound, redact_subject
 from warmline.errors import InvalidInput, NotFound
@@ -22,6 +23,7 @@ from warmline.tenancy.models import Member, Workspace
 from warmline.tenancy.services import get_member, get_team, notify, record_audit
 
 from . import routing, sla
+from .announce import message_stored
 from .html import clean_html
 from .inbound import InboundMessage
 from .models import (
@@ -35,7 +37,7 @@ from .models import (
     ThreadKey,
     TimelineEntry,
 )
-from .signals import conversation_changed, message_ingested
+from .signals import conversation_changed
 
 log = logging.getLogger(__name__)
 
@@ -161,16 +163,22 @@ def _validate(message: InboundMessage) -> None:
 
 
 def _existing(workspace: Workspace, channel: str, external_id: str) -> IngestResult | None:
-    entry_id = (
-        TimelineEntry.objects.filter(workspace=workspace, channel=channel, external_id=external_id)
-        .values_list("id", flat=True)
-        .first()
-    )
-    if entry_id is None:
+    # Asked for every message and almost always "no": raw SQL on the unique index.
+    with connection.cursor() as cursor:
+        cursor.execute(_SEEN_SQL, [workspace.pk, channel, external_id])
+        row = cursor.fetchone()
+    if row is None:
         return None
+    entry_id = row[0]
     entry = TimelineEntry.objects.select_related("conversation__customer").get(pk=entry_id)
     conv = entry.conversation
     return IngestResult(entry=entry, conversation=conv, customer=conv.customer, created=False)
+
+
+_SEEN_SQL = (
+    'SELECT "id" FROM "conversations_timelineentry" '
+    'WHERE "workspace_id" = %s AND "channel" = %s AND "external_id" = %s LIMIT 1'
+)
 
 
 def ingest(*, workspace: Workspace, message: InboundMessage) -> IngestResult:
@@ -270,13 +278,13 @@ def _store(
     if new_conversation:
         sla.start(conv, workspace, tier=customer.tier, at=at)
         conv.number = _allocate_numbers(workspace, 1)
-        conv.save(force_insert=True)
+        rows.insert(conv)  # no signals or save() override on Conversation (warmline.db.rows)
     else:
         if not message.auto_submitted:
             fields |= sla.on_customer_message(conv, workspace, at)
-        conv.save(update_fields=[*fields, "updated_at"])
+        rows.update(conv, sorted(fields))
     entry = customer_entry(workspace, conv, customer, message, at, prepared)
-    entry.save(force_insert=True)
+    rows.insert(entry)  # likewise for TimelineEntry
     _register_thread_keys(workspace, conv, message)
     if reopened:
         reopen_entry(conv, at).save(force_insert=True)
@@ -347,13 +355,14 @@ def _escalation_reasons(
         and prepared.sentiment <= escalation.SHARP_SHIFT_FLOOR
     ):
         # Only a clearly negative message can be a sharp drop: read history just then.
-        previous = list(
-            TimelineEntry.objects.filter(
-                conversation=conv, kind=EntryKind.CUSTOMER_MESSAGE, sentiment__isnull=False
+        with connection.cursor() as cursor:
+            cursor.execute(
+                'SELECT "sentiment" FROM "conversations_timelineentry" '
+                'WHERE "conversation_id" = %s AND "kind" = %s AND "sentiment" IS NOT NULL '
+                'ORDER BY "occurred_at" DESC, "id" DESC LIMIT %s',
+                [conv.pk, EntryKind.CUSTOMER_MESSAGE.value, escalation.SHIFT_WINDOW],
             )
-            .order_by("-occurred_at", "-id")
-            .values_list("sentiment", flat=True)[: escalation.SHIFT_WINDOW]
-        )[::-1]
+            previous = [row[0] for row in cursor.fetchall()][::-1]
     return escalation.escalation_reasons(previous, prepared)
 
 
@@ -432,18 +441,24 @@ def _thread(
             target = Conversation.objects.select_for_update().filter(pk=conv_id).first()
     if target is None:
         # Cross-channel continuity: the customer's latest case still within the window.
-        target = (
-            Conversation.objects.select_for_update()
-            .filter(
-                workspace=workspace,
-                customer=customer,
-                status__in=[*ACTIVE_STATUSES, Status.RESOLVED],
-                last_activity_at__gte=at - _window(workspace),
-                opened_at__lte=at,  # imports may arrive out of order: never join a later case
-            )
-            .order_by("-last_activity_at", "-id")
-            .first()
+        # Imports may arrive out of order: never join a case opened after the message.
+        # Asked for every message: raw SQL on the (workspace, customer, activity) index.
+        lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+        found = rows.fetch(
+            Conversation,
+            '"workspace_id" = %s AND "customer_id" = %s AND "status" IN (%s, %s, %s, %s) '
+            'AND "last_activity_at" >= %s AND "opened_at" <= %s',
+            [
+                workspace.pk,
+                customer.pk,
+                *[s.value for s in ACTIVE_STATUSES],
+                Status.RESOLVED.value,
+                connection.ops.adapt_datetimefield_value(at - _window(workspace)),
+                connection.ops.adapt_datetimefield_value(at),
+            ],
+            tail='ORDER BY "last_activity_at" DESC, "id" DESC LIMIT 1' + lock,
         )
+        target = found[0] if found else None
     seen: set[int] = set()
     while target is not None and target.merged_into_id and target.merged_into_id not in seen:
         seen.add(target.merged_into_id)
@@ -587,8 +602,7 @@ def _system_entry(
 
 
 def _announce(workspace: Workspace, result: IngestResult) -> None:
-    message_ingested.send(
-        sender=Conversation,
+    message_stored(
         workspace_id=workspace.pk,
         entry_id=result.entry.pk,
         conversation_id=result.conversation.pk,
