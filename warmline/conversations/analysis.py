@@ -7,8 +7,8 @@ from django.db import transaction
 from warmline.db.bulk import update_rows
 from warmline.empathy.services import prepare_inbound
 
+from .announce import message_stored
 from .models import Conversation, EntryKind, TimelineEntry
-from .signals import message_ingested
 
 
 def analyse_entries(*, workspace_id: int, entry_ids: list[int]) -> int:
@@ -37,8 +37,7 @@ def analyse_entries(*, workspace_id: int, entry_ids: list[int]) -> int:
             conv.save(update_fields=["sentiment_first", "sentiment_lowest", "sentiment_last"])
         for e in entries:
             transaction.on_commit(
-                lambda e=e: message_ingested.send(
-                    sender=Conversation,
+                lambda e=e: message_stored(
                     workspace_id=workspace_id,
                     entry_id=e.pk,
                     conversation_id=e.conversation_id,

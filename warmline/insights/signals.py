@@ -14,4 +14,7 @@ def on_conversation_changed(sender, *, conversation_id, **kwargs) -> None:
 
 
 def on_message_ingested(sender, *, conversation_id, **kwargs) -> None:
-    _enqueue(conversation_id)
+    # In the worker already (message_ingested_background): refresh here.
+    from .rollups import refresh_conversation
+
+    refresh_conversation(conversation_id)

@@ -7,9 +7,11 @@ class ProactiveConfig(AppConfig):
     verbose_name = "Proactive care"
 
     def ready(self) -> None:
-        """Trends hear about new messages through the ingest signal (layers point down)."""
-        from warmline.conversations.signals import message_ingested
+        """Trends hear about new messages in the worker, through the ingest signal."""
+        from warmline.conversations.signals import message_ingested_background
 
         from .signals import on_message_ingested
 
-        message_ingested.connect(on_message_ingested, dispatch_uid="proactive.trends.ingested")
+        message_ingested_background.connect(
+            on_message_ingested, dispatch_uid="proactive.trends.ingested"
+        )

@@ -15,12 +15,20 @@ log = logging.getLogger(__name__)
 
 
 def _enqueue(
-    workspace_id, customer_id, outcome: str = "", at=None, triggers=None, entry_id=None
+    workspace_id,
+    customer_id,
+    outcome: str = "",
+    at=None,
+    triggers=None,
+    entry_id=None,
+    *,
+    inline: bool = False,
 ) -> None:
+    """Queue the rescoring, or run it here when already in the worker (``inline``)."""
     from .tasks import customer_changed
 
     try:
-        customer_changed(
+        (customer_changed.call_local if inline else customer_changed)(
             workspace_id,
             customer_id,
             outcome=outcome,
@@ -33,8 +41,9 @@ def _enqueue(
 
 
 def on_message_ingested(sender, *, workspace_id, customer_id, entry_id=None, **kwargs) -> None:
-    # the task reads the entry: an auto-reply is not the customer answering an outreach
-    _enqueue(workspace_id, customer_id, "reply", entry_id=entry_id)
+    # In the worker (message_ingested_background). The task reads the entry: an
+    # auto-reply is not the customer answering an outreach.
+    _enqueue(workspace_id, customer_id, "reply", entry_id=entry_id, inline=True)
 
 
 def on_conversation_changed(sender, *, workspace_id, conversation_id, changes=None, **kwargs):
@@ -139,11 +148,11 @@ def on_trend_saved(sender, instance, created, **kwargs) -> None:
 
 
 def connect() -> None:
-    from warmline.conversations.signals import conversation_changed, message_ingested
+    from warmline.conversations.signals import conversation_changed, message_ingested_background
     from warmline.customers.models import Customer, CustomerEvent, Order
     from warmline.feedback.models import SurveyResponse
 
-    message_ingested.connect(on_message_ingested, dispatch_uid="care.message_ingested")
+    message_ingested_background.connect(on_message_ingested, dispatch_uid="care.message_ingested")
     conversation_changed.connect(on_conversation_changed, dispatch_uid="care.conversation_changed")
     post_save.connect(on_survey_response, sender=SurveyResponse, dispatch_uid="care.survey")
     post_save.connect(on_order_saved, sender=Order, dispatch_uid="care.order")
