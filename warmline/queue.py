@@ -6,12 +6,22 @@ runs WAL with ``synchronous=NORMAL`` (a commit survives a crash of the
 process; power loss may drop the last transactions, never corrupt); the
 queue gets the same guarantee, which keeps the enqueue at about 0.1 ms
 (bench/ingest.py). Scale-out uses Redis instead (``REDIS_URL``).
+
+Writers queue for the file the way the main database's do
+(``warmline.db.sqlite3``): every server thread enqueues, and SQLite's busy
+handler polls (sleeps of up to 100 ms) instead of queueing, which put a
+one-second tail on ingest. A ``flock`` beside the file wakes the next writer the
+moment the previous one commits.
 """
 
 from __future__ import annotations
 
+import contextlib
+
 import huey
 from huey.storage import SqliteStorage as _SqliteStorage
+
+from warmline.db.sqlite3.base import _WriteLock
 
 
 class SqliteStorage(_SqliteStorage):
@@ -19,6 +29,22 @@ class SqliteStorage(_SqliteStorage):
         conn = super()._create_connection()
         conn.execute("pragma synchronous=NORMAL")
         return conn
+
+    @contextlib.contextmanager
+    def db(self, commit=False, close=False):
+        if not commit:
+            with super().db(commit=False, close=close) as cursor:
+                yield cursor
+            return
+        lock = getattr(self, "_write_lock", None)
+        if lock is None:
+            lock = self._write_lock = _WriteLock(str(self.filename))
+        lock.acquire()
+        try:
+            with super().db(commit=True, close=close) as cursor:
+                yield cursor
+        finally:
+            lock.release()
 
 
 class SqliteHuey(huey.SqliteHuey):

@@ -6,6 +6,12 @@ which turns a 2 ms transaction into tail latencies of a second. Here every
 write transaction first takes a process-shared advisory lock (a thread lock,
 then ``flock`` on a file beside the database), so waiting writers are woken
 the moment the previous one commits. Measured in bench/ingest.py.
+
+A write statement run outside any transaction (``QuerySet.update()`` under
+autocommit, e.g. an API token's once-a-minute "last used" touch) is its own
+implicit transaction and never passes through ``BEGIN``: it takes the same lock
+around the statement, or it would poll SQLite's busy handler while queued
+writers hand the lock to each other, and could lose for a second or more.
 """
 
 from __future__ import annotations
@@ -50,6 +56,43 @@ class _WriteLock:
             self.fd = None
 
 
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+class _QueuedCursor(base.SQLiteCursorWrapper):
+    """Django's cursor, queueing autocommit writes for the lock (see the module)."""
+
+    wrapper: DatabaseWrapper
+
+    def _lock_for(self, query: str) -> _WriteLock | None:
+        if self.wrapper._holding or self.connection.in_transaction:
+            return None  # inside a transaction: whoever began it holds what it needs
+        if not query.lstrip()[:7].upper().startswith(_WRITE_VERBS):
+            return None
+        lock = self.wrapper._lock()
+        if lock is not None:
+            lock.acquire()
+        return lock
+
+    def execute(self, query, params=None):
+        lock = self._lock_for(query)
+        if lock is None:
+            return super().execute(query, params)
+        try:
+            return super().execute(query, params)
+        finally:
+            lock.release()
+
+    def executemany(self, query, param_list):
+        lock = self._lock_for(query)
+        if lock is None:
+            return super().executemany(query, param_list)
+        try:
+            return super().executemany(query, param_list)
+        finally:
+            lock.release()
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -63,6 +106,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if self._write_lock is None or self._write_lock.path != name + ".writelock":
             self._write_lock = _WriteLock(name)
         return self._write_lock
+
+    def create_cursor(self, name=None):
+        cursor = self.connection.cursor(factory=_QueuedCursor)
+        cursor.wrapper = self
+        return cursor
 
     def _start_transaction_under_autocommit(self):
         lock = self._lock()
