@@ -50,3 +50,25 @@ def test_reads_and_writes_inside_a_transaction_do_not_take_it_twice(workspace):
         assert Workspace.objects.get(pk=workspace.pk).name == "Inside"
     Workspace.objects.filter(pk=workspace.pk).update(name="After")  # lock released again
     assert Workspace.objects.get(pk=workspace.pk).name == "After"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writes_are_checkpointed_in_the_background(workspace):
+    """Commits leave the WAL to the process's checkpoint thread, which copies it back."""
+    import time
+
+    from warmline.db.sqlite3 import checkpoint
+
+    connection.ensure_connection()
+    cp = checkpoint.for_path(str(connection.settings_dict["NAME"]))
+    (auto,) = connection.cursor().execute("PRAGMA wal_autocheckpoint").fetchone()
+    assert auto == checkpoint.SAFETY_NET_PAGES  # no checkpoint inside a commit
+    runs = cp.runs
+    for i in range(20):
+        Workspace.objects.filter(pk=workspace.pk).update(name=f"W{i}")
+    deadline = time.monotonic() + 5
+    while cp.runs == runs and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert cp.runs > runs
+    busy, log_pages, done = cp.last
+    assert busy == 0 and done == log_pages  # the whole log is back in the database

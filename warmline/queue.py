@@ -11,7 +11,8 @@ Writers queue for the file the way the main database's do
 (``warmline.db.sqlite3``): every server thread enqueues, and SQLite's busy
 handler polls (sleeps of up to 100 ms) instead of queueing, which put a
 one-second tail on ingest. A ``flock`` beside the file wakes the next writer the
-moment the previous one commits.
+moment the previous one commits, and WAL checkpoints run in a background thread
+(``warmline.db.sqlite3.checkpoint``), not inside an enqueue.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import contextlib
 import huey
 from huey.storage import SqliteStorage as _SqliteStorage
 
+from warmline.db.sqlite3 import checkpoint
 from warmline.db.sqlite3.base import _WriteLock
 
 
@@ -28,6 +30,7 @@ class SqliteStorage(_SqliteStorage):
     def _create_connection(self):
         conn = super()._create_connection()
         conn.execute("pragma synchronous=NORMAL")
+        self._checkpointer = checkpoint.prepare(conn, str(self.filename))
         return conn
 
     @contextlib.contextmanager
@@ -45,6 +48,9 @@ class SqliteStorage(_SqliteStorage):
                 yield cursor
         finally:
             lock.release()
+            cp = getattr(self, "_checkpointer", None)
+            if cp is not None:
+                cp.writes += 1
 
 
 class SqliteHuey(huey.SqliteHuey):

@@ -22,6 +22,8 @@ import threading
 
 from django.db.backends.sqlite3 import base
 
+from . import checkpoint
+
 _thread_locks: dict[str, threading.Lock] = {}
 _guard = threading.Lock()
 
@@ -82,6 +84,7 @@ class _QueuedCursor(base.SQLiteCursorWrapper):
             return super().execute(query, params)
         finally:
             lock.release()
+            self.wrapper._wrote()
 
     def executemany(self, query, param_list):
         lock = self._lock_for(query)
@@ -91,6 +94,7 @@ class _QueuedCursor(base.SQLiteCursorWrapper):
             return super().executemany(query, param_list)
         finally:
             lock.release()
+            self.wrapper._wrote()
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -98,6 +102,14 @@ class DatabaseWrapper(base.DatabaseWrapper):
         super().__init__(*args, **kwargs)
         self._write_lock: _WriteLock | None = None
         self._holding = False
+        self._checkpointer: checkpoint._Checkpointer | None = None
+
+    def get_new_connection(self, conn_params):
+        conn = super().get_new_connection(conn_params)
+        name = str(self.settings_dict["NAME"])
+        if not self.is_in_memory_db() and name:
+            self._checkpointer = checkpoint.prepare(conn, name)
+        return conn
 
     def _lock(self) -> _WriteLock | None:
         name = str(self.settings_dict["NAME"])
@@ -133,6 +145,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
             return super()._commit()
         finally:
             self._release()
+            self._wrote()
+
+    def _wrote(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.writes += 1
 
     def _rollback(self):
         try:
