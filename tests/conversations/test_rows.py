@@ -108,3 +108,13 @@ def test_update_writes_named_fields_and_auto_now_only(workspace):
     assert got.reopen_count == 3 and got.last_activity_at == AT + dt.timedelta(hours=1)
     assert got.subject == ""  # not named: not written
     assert got.updated_at >= before
+
+
+@pytest.mark.django_db
+def test_values_convert_like_values_list(workspace, member):
+    member.languages, member.skills, member.working_hours = ["es", "en"], ["vip"], {"mon": []}
+    member.save()
+    names = ("id", "languages", "skills", "capacity", "working_hours", "is_active")
+    got = rows.values(type(member), names, '"id" = %s', [member.pk])
+    assert got == list(type(member).objects.filter(pk=member.pk).values_list(*names))
+    assert got[0][1] == ["es", "en"] and got[0][5] is True

@@ -13,13 +13,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count
+from django.db import connection
 
 from warmline.customers.models import Customer
+from warmline.db import rows
 from warmline.tenancy.hours import BusinessCalendar
 from warmline.tenancy.models import Availability, Member, Workspace
 
-from .models import ACTIVE_STATUSES, Conversation
+from .models import ACTIVE_STATUSES
 
 
 @dataclass
@@ -35,12 +36,30 @@ def _calendar(workspace: Workspace, member: Member) -> BusinessCalendar:
 
 
 def open_load(workspace: Workspace, member_ids: list[int] | None = None) -> dict[int, int]:
-    qs = Conversation.objects.filter(
-        workspace=workspace, status__in=ACTIVE_STATUSES, owner__isnull=False
+    """Open cases per owner: one grouped count on the (workspace, owner, status) index.
+
+    Raw SQL: it runs for every new case (warmline.db.rows).
+    """
+    if member_ids is not None and not member_ids:
+        return {}
+    sql = (
+        'SELECT "owner_id", COUNT(*) FROM "conversations_conversation" '
+        'WHERE "workspace_id" = %s AND "owner_id" IS NOT NULL AND "status" IN (%s, %s, %s)'
     )
+    params: list = [workspace.pk, *[s.value for s in ACTIVE_STATUSES]]
     if member_ids is not None:
-        qs = qs.filter(owner_id__in=member_ids)
-    return dict(qs.values_list("owner_id").annotate(n=Count("id")).order_by())
+        sql += ' AND "owner_id" IN (' + ", ".join(["%s"] * len(member_ids)) + ")"
+        params += member_ids
+    with connection.cursor() as cursor:
+        cursor.execute(sql + ' GROUP BY "owner_id"', params)
+        return dict(cursor.fetchall())
+
+
+def _member(member_id: int | None) -> Member | None:
+    if member_id is None:
+        return None
+    found = rows.fetch(Member, '"id" = %s', [member_id])
+    return found[0] if found else None
 
 
 def is_available(workspace: Workspace, member: Member, at: dt.datetime, load: int) -> bool:
@@ -79,12 +98,18 @@ def choose_member(
 ) -> Decision:
     """The best available member by the routing rules, or None."""
     # Plain rows, not model instances: routing reads hundreds of members per decision.
-    rows = (
-        Member.objects.filter(workspace=workspace, is_active=True, availability=Availability.ONLINE)
-        .exclude(pk__in=exclude)
-        .values_list("id", "languages", "skills", "channels", "capacity", "working_hours")
+    where = '"workspace_id" = %s AND "is_active" = %s AND "availability" = %s'
+    params: list = [workspace.pk, True, Availability.ONLINE.value]
+    if exclude:
+        where += ' AND "id" NOT IN (' + ", ".join(["%s"] * len(exclude)) + ")"
+        params += list(exclude)
+    found = rows.values(
+        Member,
+        ("id", "languages", "skills", "channels", "capacity", "working_hours"),
+        where,
+        params,
     )
-    candidates = [_Candidate(*row) for row in rows]
+    candidates = [_Candidate(*row) for row in found]
     if not candidates:
         return Decision(None, "nobody available")
     # One grouped count on the (workspace, owner, status) index, not a join per member.
@@ -133,17 +158,18 @@ def choose_member(
     )
     best = min(candidates, key=lambda m: (m.load / max(m.capacity, 1), m.load, m.pk))
     reasons.append(f"lowest workload ({best.load}/{best.capacity})")
-    return Decision(Member.objects.get(pk=best.pk), "; ".join(reasons))
+    return Decision(_member(best.pk), "; ".join(reasons))
 
 
 def route(*, workspace: Workspace, customer: Customer, channel: str, at: dt.datetime) -> Decision:
     """Owner, then the owner's cover, then the routing rules."""
-    owner = customer.owner
+    cached = Customer._meta.get_field("owner").is_cached(customer)
+    owner = customer.owner if cached else _member(customer.owner_id)
     if owner is not None:
         loads = open_load(workspace, [owner.pk] + ([owner.cover_id] if owner.cover_id else []))
         if is_available(workspace, owner, at, loads.get(owner.pk, 0)):
             return Decision(owner, "the customer's owner")
-        cover = owner.cover
+        cover = _member(owner.cover_id)
         if cover is not None and is_available(workspace, cover, at, loads.get(cover.pk, 0)):
             return Decision(cover, f"covering for {owner}")
         exclude = (owner.pk,)

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from warmline.db import rows
 from warmline.tenancy.hours import BusinessCalendar
 from warmline.tenancy.models import Workspace
 from warmline.tenancy.services import notify
@@ -40,7 +41,14 @@ def calendar(workspace: Workspace, policy: SlaPolicy) -> BusinessCalendar:
 
 def policy_for(workspace: Workspace, *, priority: str, tier: str, channel: str) -> SlaPolicy | None:
     best, best_score = None, -1
-    for p in SlaPolicy.objects.filter(workspace=workspace, is_active=True):
+    # Read for every new case: raw SQL (warmline.db.rows), in the model's ordering.
+    policies = rows.fetch(
+        SlaPolicy,
+        '"workspace_id" = %s AND "is_active" = %s',
+        [workspace.pk, True],
+        tail='ORDER BY "position", "id"',
+    )
+    for p in policies:
         wanted = {"priority": p.priority, "tier": p.tier, "channel": p.channel}
         actual = {"priority": priority, "tier": tier, "channel": channel}
         if any(v and v != actual[k] for k, v in wanted.items()):

@@ -85,6 +85,54 @@ def fetch(
 
 
 @cache
+def _values_plan(
+    model: type[Model], names: tuple[str, ...], vendor: str, alias: str
+) -> tuple[str, list]:
+    connection = connections[alias]
+    meta = model._meta
+    qn = connection.ops.quote_name
+    fields = [meta.get_field(n) for n in names]
+    converters = []
+    for f in fields:
+        col = f.get_col(meta.db_table)
+        found = connection.ops.get_db_converters(col) + f.get_db_converters(connection)
+        converters.append((found, col) if found else None)
+    columns = ", ".join(f"{qn(meta.db_table)}.{qn(f.column)}" for f in fields)
+    return columns, converters
+
+
+def values(
+    model: type[Model],
+    names: Sequence[str],
+    where: str,
+    params: Sequence[Any],
+    *,
+    tail: str = "",
+    using: str = "default",
+) -> list[tuple]:
+    """Plain tuples of the named fields, converted as ``values_list`` would convert them."""
+    connection = connections[using]
+    cols, converters = _values_plan(model, tuple(names), connection.vendor, using)
+    table = connection.ops.quote_name(model._meta.db_table)
+    sql = f"SELECT {cols} FROM {table} WHERE {where} {tail}"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    if not any(converters):
+        return [tuple(r) for r in found]
+    out = []
+    for row in found:
+        row = list(row)
+        for i, conv in enumerate(converters):
+            if conv is not None and row[i] is not None:
+                fns, col = conv
+                for fn in fns:
+                    row[i] = fn(row[i], col, connection)
+        out.append(tuple(row))
+    return out
+
+
+@cache
 def _insert_plan(
     model: type[Model], vendor: str, alias: str
 ) -> tuple[str, list, list[Callable | None], bool]:
