@@ -75,13 +75,15 @@ def start(conv: Conversation, workspace: Workspace, *, tier: str, at: dt.datetim
 
 def on_customer_message(conv: Conversation, workspace: Workspace, at: dt.datetime) -> set[str]:
     """After a first response, a new customer message starts the next-response clock."""
-    policy = conv.sla_policy
+    # The case's own fields first: most messages need no policy read at all.
     if (
-        policy is None
-        or policy.next_response_minutes is None
+        conv.sla_policy_id is None
         or conv.first_response_at is None
         or conv.next_response_due_at is not None
     ):
+        return set()
+    policy = conv.sla_policy
+    if policy is None or policy.next_response_minutes is None:
         return set()
     conv.next_response_due_at = calendar(workspace, policy).add(
         at, policy.next_response_minutes * 60
