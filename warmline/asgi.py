@@ -12,6 +12,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from warmline.routing import websocket_application, websocket_urlpatterns  # noqa: E402
+from warmline.warmup import warm  # noqa: E402
+
+warm()
 
 application = ProtocolTypeRouter(
     {

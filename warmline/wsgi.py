@@ -6,3 +6,7 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "warmline.settings")
 application = get_wsgi_application()
+
+from warmline.warmup import warm  # noqa: E402
+
+warm()
