@@ -39,10 +39,12 @@ from warmline.proactive.trends import WARMUP, TrendConfig, replay  # noqa: E402
 
 def evaluation_cases() -> list[tuple[str, int]]:
     """The six reported emergence intents: from the half of Banking77 the encoder never saw,
-    disjoint from the six the thresholds were tuned on (bench/trends_tune.py)."""
+    disjoint from the six the thresholds were tuned on (bench/trends_tune.py); two streams
+    each (seeds 1-6, as first reported, and 7-12), so one unlucky stream moves the median
+    less. Tuning uses seeds from 100 up."""
     _, held_out = banking77_split(banking77())
     _, report = held_out_roles(held_out)
-    return [(intent, n + 1) for n, intent in enumerate(report)]
+    return [(intent, first + n) for first in (1, 7) for n, intent in enumerate(report)]
 
 
 def cluster_quality(rows: list[dict]) -> dict:
@@ -109,8 +111,12 @@ def emergence(
         )
         # An undetected burst counts as a delay of the whole burst (it is never below target).
         delays.append(delay if delay is not None else len(burst))
+    ordered = sorted(delays)
     return {
         "median_detection_delay": statistics.median(delays),
+        "median_detection_delay_first_six": statistics.median(delays[:6]),
+        "delay_quartiles": [ordered[len(ordered) // 4], ordered[(3 * len(ordered)) // 4]],
+        "within_5": sum(1 for d in delays if d <= 5),
         "detected": sum(1 for r in runs if r["delay"] is not None),
         "false_alarms": false_alarms,
         "background_messages_after_warmup": background_watched,
@@ -178,7 +184,10 @@ def recluster_100k() -> dict:
 def main() -> int:
     with open(datasets_dir() / "banking77" / "train.csv", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    result: dict = {"command": ".venv/bin/python bench/trends.py"}
+    result: dict = {
+        "command": ".venv/bin/python bench/trends.py",
+        "load_average_1min_at_start": round(os.getloadavg()[0], 2),
+    }
     _, held_out = banking77_split(r["category"] for r in rows)
     unseen = set(held_out)
     result["cluster_quality_on"] = (
@@ -199,9 +208,14 @@ def main() -> int:
         "cluster_quality_intents": "odd positions (never seen by the encoder)",
         "thresholds_tuned_on": tune,
         "emergence_reported_on": report,
-        "tuned_with": ".venv/bin/python bench/trends_tune.py --similarity 0.7 0.75 0.8 "
-        "--alpha 1e-5 1e-6 (chose neighbour_similarity 0.75, rise_alpha 1e-5)",
+        "tuned_with": ".venv/bin/python bench/trends_tune.py --seeds 100 200 with "
+        "(local_alpha, density_weight) = (1e-3, 1.0) (2e-3, 1.0) (3e-3, 1.0) (2e-3, 0.8) "
+        "(2e-3, 1.2), and --density-k 5 / 20 at (3e-3, 1.0), on 12 tuning streams; chose "
+        "local_alpha 2e-3, density_weight 0.8, density_k 10 (tuning: median delay 5.0, 0.69 "
+        "false alarms per 10k). Earlier: --similarity 0.7 0.75 0.8 --alpha 1e-5 1e-6 "
+        "(neighbour_similarity 0.75, now used by the previously-unseen rule)",
     }
+    result["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)
     result["note"] = (
         "2-core machine shared with other work while measuring; assignment speed is one "
         "process, BLAS limited to one thread"

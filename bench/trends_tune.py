@@ -1,6 +1,6 @@
 """Tune the trend detector on the *tuning* intents only (never the reported ones).
 
-    .venv/bin/python bench/trends_tune.py [--grid small]
+    .venv/bin/python bench/trends_tune.py --local-alpha 1e-3 3e-3 1e-2 --density-weight 0.5 1
 
 Prints, per setting, the median detection delay and false alarms per 10k background
 messages over the tuning intents of the Banking77 held-out half (see
@@ -40,14 +40,49 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--alpha", type=float, nargs="*", default=[None])
     parser.add_argument("--similarity", type=float, nargs="*", default=[None])
     parser.add_argument("--novelty", type=float, default=None, help="novelty_similarity")
+    parser.add_argument("--local-alpha", type=float, nargs="*", default=[None])
+    parser.add_argument("--density-weight", type=float, nargs="*", default=[None])
+    parser.add_argument("--density-k", type=int, default=None)
+    parser.add_argument("--radius-rise-too", action="store_true")
+    parser.add_argument("--follow", type=float, default=None, help="follow_similarity")
+    parser.add_argument("--windows", type=float, nargs="*", default=None, help="hours")
+    parser.add_argument("--ks", type=int, nargs="*", default=None, help="local_ks")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="*",
+        default=[100],
+        help="first seed of each round over the tuning intents (100: seeds 100-105)",
+    )
     args = parser.parse_args(argv)
     texts = banking77()
     _, held_out = banking77_split(texts)
     tune, _ = held_out_roles(held_out)
-    cases = [(intent, 100 + n) for n, intent in enumerate(tune)]
-    grid = itertools.product(args.threshold, args.quantile, args.alpha, args.similarity)
-    for threshold, quantile, alpha, similarity in grid:
+    cases = [(intent, first + n) for first in args.seeds for n, intent in enumerate(tune)]
+    grid = itertools.product(
+        args.threshold,
+        args.quantile,
+        args.alpha,
+        args.similarity,
+        args.local_alpha,
+        args.density_weight,
+    )
+    for threshold, quantile, alpha, similarity, local_alpha, density_weight in grid:
         config = TrendConfig()
+        if local_alpha is not None:
+            config = replace(config, local_alpha=local_alpha)
+        if density_weight is not None:
+            config = replace(config, density_weight=density_weight)
+        if args.density_k is not None:
+            config = replace(config, density_k=args.density_k)
+        if args.radius_rise_too:
+            config = replace(config, radius_rise_too=True)
+        if args.follow is not None:
+            config = replace(config, follow_similarity=args.follow)
+        if args.windows:
+            config = replace(config, rise_windows=tuple(h * 3600 for h in args.windows))
+        if args.ks:
+            config = replace(config, local_ks=tuple(args.ks))
         if alpha is not None:
             config = replace(config, rise_alpha=alpha)
         if similarity is not None:
@@ -66,6 +101,13 @@ def main(argv: list[str] | None = None) -> int:
             "alpha": alpha,
             "similarity": similarity,
             "novelty": args.novelty,
+            "local_alpha": local_alpha,
+            "density_weight": density_weight,
+            "density_k": args.density_k,
+            "radius_rise_too": args.radius_rise_too,
+            "follow": args.follow,
+            "windows": args.windows,
+            "ks": args.ks,
         }
         result["runs"] = [
             (r["held_out"], r["burst_messages"], r["delay"], r["false_alarms"])
