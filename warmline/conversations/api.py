@@ -249,9 +249,10 @@ def post_message(request, payload: MessageIn):
 @router.post("/messages/bulk", response={200: BulkOut, **ERRORS})
 def post_messages_bulk(request, payload: BulkIn):
     """Ingest up to 1,000 messages; one bad message is reported, the others are kept."""
-    outcomes = ingest_batch.ingest_many(
-        workspace=_ws(request), messages=[m.to_inbound() for m in payload.messages]
-    )
+    with ingest_batch.no_gc():
+        outcomes = ingest_batch.ingest_many(
+            workspace=_ws(request), messages=[m.to_inbound() for m in payload.messages]
+        )
     results = []
     for i, out in enumerate(outcomes):
         if isinstance(out, DomainError):

@@ -9,7 +9,10 @@ redaction is not: secrets never reach the database on either path.
 from __future__ import annotations
 
 import datetime as dt
+import gc
+import threading
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -29,6 +32,35 @@ from .inbound import InboundMessage
 from .models import ACTIVE_STATUSES, Conversation, Status, ThreadKey, TimelineEntry
 
 CHUNK = 500
+
+_gc_lock = threading.Lock()
+_gc_holders = 0
+_gc_was_enabled = True
+
+
+@contextmanager
+def no_gc():
+    """No cyclic garbage collection while a batch is handled.
+
+    A 1,000-message batch allocates a few hundred thousand objects, which starts the
+    collector dozens of times, each pass walking the whole heap of a warm server:
+    about 110 ms per batch (a fifth of its CPU). Nothing a batch builds needs the
+    cycle collector to be freed in time; it runs again when the last batch in the
+    process is done (threads share the switch, hence the count).
+    """
+    global _gc_holders, _gc_was_enabled
+    with _gc_lock:
+        _gc_holders += 1
+        if _gc_holders == 1:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_holders -= 1
+            if _gc_holders == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 @dataclass
@@ -248,15 +280,25 @@ def _store_batch(
     by_customer: dict[int, list[Conversation]] = defaultdict(list)
     convs: dict[int, Conversation] = {}
     ids = list(customer_ids)
+    candidate = {*ACTIVE_STATUSES, Status.RESOLVED}
     for start in range(0, len(ids), CHUNK):
+        # The status is checked here, not in SQL: with it in the WHERE clause SQLite
+        # picks the (workspace, status, activity) index and reads every case active in
+        # the window (35 ms per 1,000 messages on the bench database, growing with
+        # each import) instead of seeking each customer's recent cases (2.5 ms).
         for conv in Conversation.objects.filter(
             workspace=workspace,
             customer_id__in=ids[start : start + CHUNK],
-            status__in=[*ACTIVE_STATUSES, Status.RESOLVED],
             last_activity_at__gte=earliest - window,
         ):
+            if conv.status not in candidate:
+                continue
             convs[conv.pk] = conv
             by_customer[conv.customer_id].append(conv)
+
+    for lst in by_customer.values():
+        # Newest activity first, as the per-message path asks (ORDER BY … DESC, id DESC).
+        lst.sort(key=lambda c: (c.last_activity_at, c.pk), reverse=True)
 
     # Explicit hints: thread keys and conversation ids.
     keys = list({k for i in items for k in i.message.thread.keys[:50]})

@@ -8,10 +8,13 @@ PostgreSQL (psycopg pipelines it).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 
-from django.db import connections, router
+from django.db import connections, models, router
 from django.db.models import Model
+from django.utils import timezone
 
 
 def update_rows(model: type[Model], objs: Sequence[Model], field_names: Iterable[str]) -> int:
@@ -58,11 +61,30 @@ def _adapter(field, connection):
     ):
         return None  # str, int, bool and float go to the driver as they are
     if type(field) is models.DateTimeField:
+        generic = ops.adapt_datetimefield_value
+        # Aware UTC values (what timezone.now() and parsed API times give) are stored as
+        # Django stores them on SQLite: naive UTC text; anything else takes Django's path.
+        fast = connection.vendor == "sqlite" and connection.timezone_name == "UTC"
 
         def adapt_datetime(value):
-            return None if value is None else ops.adapt_datetimefield_value(value)
+            if value is None:
+                return None
+            if fast and value.tzinfo is dt.UTC:
+                return str(value.replace(tzinfo=None))
+            return generic(value)
 
         return adapt_datetime
+    if isinstance(field, models.JSONField) and field.encoder is None:
+
+        def adapt_json(value):
+            # Empty containers are most JSON values of a batch; the rest go through the field.
+            if value == {} and type(value) is dict:
+                return "{}"
+            if value == [] and type(value) is list:
+                return "[]"
+            return field.get_db_prep_save(value, connection)
+
+        return adapt_json
     if type(field) is models.DateField:
 
         def adapt_date(value):
@@ -74,6 +96,18 @@ def _adapter(field, connection):
         return field.get_db_prep_save(value, connection)
 
     return through_field
+
+
+def _getter(field):
+    """``field.pre_save(obj, add=True)`` without its per-call dispatch, where that is a read.
+
+    auto_now / auto_now_add stamps are set by ``insert_rows`` itself; a field type
+    with its own ``pre_save`` is asked as Django would ask it.
+    """
+    plain = (models.Field.pre_save, models.DateField.pre_save, models.DateTimeField.pre_save)
+    if type(field).pre_save in plain:
+        return attrgetter(field.attname)
+    return lambda obj: field.pre_save(obj, True)
 
 
 def insert_rows(model: type[Model], objs: Sequence[Model]) -> None:
@@ -102,19 +136,32 @@ def insert_rows(model: type[Model], objs: Sequence[Model]) -> None:
     one = "(" + ", ".join(["%s"] * len(fields)) + ")"
     limit = connection.features.max_query_params or 65535  # PostgreSQL: none but the protocol
     size = max(1, min(500, limit // len(fields)))
+    getters = [_getter(f) for f in fields]
+    stamped = [
+        f for f in fields if isinstance(f, models.DateField) and (f.auto_now or f.auto_now_add)
+    ]
+    relations = [f for f in fields if f.is_relation]
     for start in range(0, len(objs), size):
         chunk = objs[start : start + size]
         params: list = []
+        now = timezone.now()
+        today = dt.date.today()  # noqa: DTZ011 - what DateField.pre_save stores
         for obj in chunk:
-            for f, adapt in zip(fields, adapters, strict=True):
-                value = f.pre_save(obj, True)  # applies auto_now / auto_now_add
-                if value is None and f.is_relation and f.is_cached(obj):
+            for f in stamped:  # what DateField.pre_save does for a new row
+                setattr(obj, f.attname, now if isinstance(f, models.DateTimeField) else today)
+            for f in relations:
+                if getattr(obj, f.attname) is None and f.is_cached(obj):
                     # Related object assigned before it was saved: take its key now.
                     related = f.get_cached_value(obj)
                     if related is not None:
-                        value = related.pk
-                        setattr(obj, f.attname, value)
-                params.append(value if adapt is None else adapt(value))
+                        setattr(obj, f.attname, related.pk)
+            values = [get(obj) for get in getters]
+            params.extend(
+                [
+                    v if adapt is None else adapt(v)
+                    for v, adapt in zip(values, adapters, strict=True)
+                ]
+            )
         # Identifiers come from the model's metadata and are quoted; values are parameters.
         sql = (
             f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES "  # noqa: S608
