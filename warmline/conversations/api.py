@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
+import orjson
 from django.conf import settings
 from django.db import transaction
+from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from pydantic import field_validator, model_validator
 
@@ -253,30 +255,44 @@ def post_messages_bulk(request, payload: BulkIn):
         outcomes = ingest_batch.ingest_many(
             workspace=_ws(request), messages=[m.to_inbound() for m in payload.messages]
         )
-    results = []
-    for i, out in enumerate(outcomes):
-        if isinstance(out, DomainError):
-            results.append(
-                {"index": i, "status": "error", "error": out.message, "field": out.field}
-            )
-        else:
-            results.append(
-                {
-                    "index": i,
-                    "status": "created" if out.created else "duplicate",
-                    "id": out.entry_id,
-                    "conversation_id": out.conversation_id,
-                    "customer_id": out.customer_id,
-                }
-            )
-    created = sum(1 for r in results if r["status"] == "created")
-    errors = sum(1 for r in results if r["status"] == "error")
-    return {
-        "created": created,
-        "duplicates": len(results) - created - errors,
-        "errors": errors,
-        "results": results,
-    }
+        results = []
+        created = errors = 0
+        # Written in BulkItemOut's shape and field order, encoded once with orjson:
+        # validating 1,000 result objects through the schema cost 13 ms a batch.
+        for i, out in enumerate(outcomes):
+            if isinstance(out, DomainError):
+                errors += 1
+                results.append(
+                    {
+                        "index": i,
+                        "status": "error",
+                        "id": None,
+                        "conversation_id": None,
+                        "customer_id": None,
+                        "error": out.message,
+                        "field": out.field,
+                    }
+                )
+            else:
+                created += out.created
+                results.append(
+                    {
+                        "index": i,
+                        "status": "created" if out.created else "duplicate",
+                        "id": out.entry_id,
+                        "conversation_id": out.conversation_id,
+                        "customer_id": out.customer_id,
+                        "error": None,
+                        "field": None,
+                    }
+                )
+        body = {
+            "created": created,
+            "duplicates": len(results) - created - errors,
+            "errors": errors,
+            "results": results,
+        }
+        return HttpResponse(orjson.dumps(body), content_type="application/json")
 
 
 @router.get("/conversations", response=ConversationPage)

@@ -28,13 +28,17 @@ def update_rows(model: type[Model], objs: Sequence[Model], field_names: Iterable
     sets = ", ".join(f"{qn(f.column)} = %s" for f in fields)
     # Identifiers come from the model's metadata and are quoted; values are parameters.
     sql = f"UPDATE {qn(meta.db_table)} SET {sets} WHERE {qn(meta.pk.column)} = %s"  # noqa: S608
-    rows = [
-        [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields] + [obj.pk]
-        for obj in objs
-    ]
+    adapters = [_adapter(f, connection) or _plain for f in fields]
+    getters = [attrgetter(f.attname) for f in fields]
+    pairs = list(zip(getters, adapters, strict=True))
+    rows = [[adapt(get(obj)) for get, adapt in pairs] + [obj.pk] for obj in objs]
     with connection.cursor() as cursor:
         cursor.executemany(sql, rows)
     return len(rows)
+
+
+def _plain(value):
+    return value
 
 
 def _adapter(field, connection):
@@ -74,7 +78,11 @@ def _adapter(field, connection):
             return generic(value)
 
         return adapt_datetime
-    if isinstance(field, models.JSONField) and field.encoder is None:
+    if (
+        isinstance(field, models.JSONField)
+        and field.encoder is None
+        and connection.vendor == "sqlite"
+    ):
 
         def adapt_json(value):
             # Empty containers are most JSON values of a batch; the rest go through the field.
