@@ -138,8 +138,38 @@ class MessageOut(Schema):
     signals: dict
 
 
-class BulkIn(Schema):
-    messages: list[MessageIn] = Field(min_length=1, max_length=settings.WARMLINE_BULK_MAX)
+class _FromJson:
+    """For request bodies only: a JSON object is validated as the dict it is.
+
+    Ninja's ``Schema`` wraps every input in a ``DjangoGetter`` (so ORM objects can be
+    read through it); for a parsed JSON body that wrapper changes nothing and was
+    nine tenths of validating a 1,000-message batch (about 35 ms). Anything that is
+    not a plain dict still takes ninja's path.
+    """
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _run_root_validator(cls, values, handler, info):
+        if type(values) is dict:
+            return handler(values)
+        return Schema._run_root_validator.__func__(cls, values, handler, info)
+
+
+class BulkSenderIn(_FromJson, SenderIn):
+    pass
+
+
+class BulkThreadIn(_FromJson, ThreadIn):
+    pass
+
+
+class BulkMessageIn(_FromJson, MessageIn):
+    sender: BulkSenderIn = Field(alias="from")
+    thread: BulkThreadIn | None = None
+
+
+class BulkIn(_FromJson, Schema):
+    messages: list[BulkMessageIn] = Field(min_length=1, max_length=settings.WARMLINE_BULK_MAX)
 
 
 class BulkItemOut(Schema):
