@@ -228,7 +228,7 @@ def _resolve_customers(
             key = found.pop()
         else:
             customer = Customer(
-                workspace=workspace,
+                workspace_id=workspace.pk,
                 name=item.message.sender.name[:200],
                 preferred_language=item.message.language,
                 preferred_channel=item.message.channel if item.message.channel in CHANNELS else "",
@@ -244,7 +244,14 @@ def _resolve_customers(
         resolved.append((item, key))
     insert_rows(Customer, new_customers)
     existing_ids = {k for _, k in resolved if not isinstance(k, tuple)}
-    existing = {c.pk: c for c in Customer.objects.filter(workspace=workspace, pk__in=existing_ids)}
+    # Only what the batch reads from a known customer (the name it may fill in, the
+    # advocate new cases go to); the other columns cost converters and are never read.
+    existing = {
+        c.pk: c
+        for c in Customer.objects.filter(workspace=workspace, pk__in=existing_ids).only(
+            "id", "workspace_id", "name", "owner_id", "tier"
+        )
+    }
 
     def customer_for(key) -> Customer:
         return placeholder_of[key[1]] if isinstance(key, tuple) else existing[key]
@@ -252,7 +259,12 @@ def _resolve_customers(
     insert_rows(
         Identity,
         [
-            Identity(workspace=workspace, customer=customer_for(k), kind=c.kind, value=c.value)
+            Identity(
+                workspace_id=workspace.pk,
+                customer_id=customer_for(k).pk,
+                kind=c.kind,
+                value=c.value,
+            )
             for k, c in new_identities
         ],
     )
