@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--follow", type=float, default=None, help="follow_similarity")
     parser.add_argument("--windows", type=float, nargs="*", default=None, help="hours")
     parser.add_argument("--ks", type=int, nargs="*", default=None, help="local_ks")
+    parser.add_argument("--semantic", action="store_true", help="detector on MiniLM vectors")
     parser.add_argument(
         "--seeds",
         type=int,
@@ -67,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         args.local_alpha,
         args.density_weight,
     )
+    detect_encoder = None
+    if args.semantic:
+        from trends import CachedSemantic
+
+        detect_encoder = CachedSemantic()
     for threshold, quantile, alpha, similarity, local_alpha, density_weight in grid:
         config = TrendConfig()
         if local_alpha is not None:
@@ -94,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
             store_kw["threshold"] = threshold
         if quantile is not None:
             store_kw["outlier_quantile"] = quantile
-        result = emergence(texts, cases=cases, config=config, store_kw=store_kw)
+        result = emergence(
+            texts, cases=cases, config=config, store_kw=store_kw, detect_encoder=detect_encoder
+        )
         result["setting"] = {
             "threshold": threshold,
             "quantile": quantile,
@@ -108,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             "follow": args.follow,
             "windows": args.windows,
             "ks": args.ks,
+            "semantic": args.semantic,
         }
         result["runs"] = [
             (r["held_out"], r["burst_messages"], r["delay"], r["false_alarms"])

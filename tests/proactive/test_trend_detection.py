@@ -402,3 +402,34 @@ def test_local_rise_is_the_binomial_tail_over_the_nearest_customers():
         scores=scores, times=times, customers=customers, now=now, customer="me", config=config
     )
     assert found is None  # one other recent customer among the 2 nearest is no rise
+
+
+def test_replay_detector_can_take_its_own_vectors():
+    from warmline.proactive.topics import TopicStore, default_encoder
+    from warmline.proactive.trends import replay
+
+    records, burst_ids = small_stream()
+    for r in records:
+        r["time"] = datetime.fromisoformat(r["time"]).timestamp()
+    default = list(replay(records, store=TopicStore()))
+
+    class Counting:
+        calls = 0
+
+        def encode(self, texts):
+            Counting.calls += 1
+            return default_encoder().encode(texts)
+
+    same = list(replay(records, store=TopicStore(), detect_encoder=Counting()))
+    assert Counting.calls > 0 and same == default and default
+    # A detector that cannot tell texts apart (every message the same vector) sees one
+    # steady neighbourhood, not the burst: the vectors it is given are the ones it uses.
+    flat = np.zeros(default_encoder().dims, np.float32)
+    flat[0] = 1.0
+
+    class Flat:
+        def encode(self, texts):
+            return np.tile(flat, (len(texts), 1))
+
+    blind = list(replay(records, store=TopicStore(), detect_encoder=Flat()))
+    assert not any(set(e["members"]) <= set(burst_ids) for e in blind)

@@ -645,6 +645,7 @@ def replay(
     store=None,
     recluster_every: float | None = RECLUSTER_EVERY,
     lifecycle: bool = False,
+    detect_encoder=None,
 ) -> Iterable[dict]:
     """Topic-assign and trend-check messages in time order, yielding JSON-ready events.
 
@@ -652,6 +653,9 @@ def replay(
     The store is re-clustered when the warm-up ends and every ``recluster_every``
     seconds of stream time after that; re-clustering keeps topic ids where the topics
     survive (and refits the representation only for an unsupervised encoder).
+    ``detect_encoder`` (anything with ``encode(texts) -> unit vectors``, e.g. the optional
+    MiniLM of ``warmline.empathy.semantic``) gives the detector its own vectors; topics
+    keep the store's. Not a product default: the default detector uses the topic vectors.
     """
     from warmline.proactive.topics import TopicStore
 
@@ -664,6 +668,11 @@ def replay(
     def run(batch: list[dict]) -> Iterable[dict]:
         nonlocal next_recluster
         vectors = store.encoder.encode([r["text"] for r in batch])
+        seen = (
+            detect_encoder.encode([r["text"] for r in batch])
+            if detect_encoder is not None
+            else vectors
+        )
         for j, r in enumerate(batch):
             if next_recluster is None:
                 next_recluster = r["time"] + config.warmup
@@ -680,8 +689,8 @@ def replay(
                         for i in range(len(store))
                     ),
                     r["time"],
-                    vectors=store.vectors if changed else None,
-                    basis_changed=changed,
+                    vectors=store.vectors if changed and detect_encoder is None else None,
+                    basis_changed=changed and detect_encoder is None,
                 )
                 next_recluster = r["time"] + recluster_every
                 if changed:  # the basis was refitted: the rest of the batch needs it too
@@ -698,7 +707,7 @@ def replay(
                 message=r["id"],
                 customer=r["customer"],
                 time=r["time"],
-                vector=vectors[j],
+                vector=seen[j],
             ):
                 if event.event == "flagged" or lifecycle:
                     yield {
