@@ -1,0 +1,165 @@
+"""Bulk ingest: the batch path keeps every rule of the per-message path."""
+
+import datetime as dt
+import gc
+
+from django.utils import timezone
+
+from warmline.conversations import ingest_batch, services
+from warmline.conversations.inbound import InboundMessage, Sender
+from warmline.conversations.models import Conversation, Status, TimelineEntry
+from warmline.customers.models import Customer, Identity
+from warmline.errors import InvalidInput
+
+from ..factories import ConversationFactory, CustomerFactory, IdentityFactory
+
+NOW = timezone.now().replace(microsecond=0)
+
+
+def m(text, *, ext=None, channel="email", at=None, **sender):
+    return InboundMessage(
+        channel=channel, text=text, sender=Sender(**sender), external_id=ext, sent_at=at or NOW
+    )
+
+
+def test_one_batch_mixes_known_and_new_customers_across_channels(workspace):
+    known = services.ingest(
+        workspace=workspace,
+        message=m("order late", ext="e0", email="ana@example.com", at=NOW - dt.timedelta(hours=5)),
+    )
+    out = ingest_batch.ingest_many(
+        workspace=workspace,
+        messages=[
+            # The known customer writes again on chat: same case (cross-channel continuity).
+            m(
+                "any news?",
+                ext="c1",
+                channel="chat",
+                at=NOW - dt.timedelta(hours=4),
+                email="ana@example.com",
+            ),
+            # A new customer by phone, then again by phone and email: one customer, one
+            # case, the email attached to them.
+            m(
+                "hello",
+                ext="s1",
+                channel="sms",
+                at=NOW - dt.timedelta(hours=3),
+                phone="+14155550123",
+            ),
+            m(
+                "me again",
+                ext="e1",
+                at=NOW - dt.timedelta(hours=2),
+                phone="+1 415 555 0123",
+                email="bo@example.com",
+            ),
+            m("hello", ext="s1", channel="sms", phone="+14155550123"),  # repeat in the batch
+            m("bad", ext="x1", email="not-an-email"),
+            m("any news?", ext="c1", channel="chat", email="ana@example.com"),  # repeat
+        ],
+    )
+    assert out[0].created and out[0].conversation_id == known.conversation.pk
+    assert out[0].customer_id == known.customer.pk
+    assert out[1].created and out[2].created
+    assert out[1].customer_id == out[2].customer_id != known.customer.pk
+    assert out[1].conversation_id == out[2].conversation_id
+    assert not out[3].created and out[3].entry_id == out[1].entry_id
+    assert isinstance(out[4], InvalidInput) and out[4].field == "email"
+    assert not out[5].created and out[5].entry_id == out[0].entry_id
+    bo = Customer.objects.get(pk=out[1].customer_id)
+    assert set(Identity.objects.filter(customer=bo).values_list("kind", flat=True)) == {
+        "phone",
+        "email",
+    }
+    assert TimelineEntry.objects.filter(workspace=workspace).count() == 4
+    ana_case = Conversation.objects.get(pk=known.conversation.pk)
+    assert ana_case.message_count == 2 and ana_case.last_channel == "chat"
+
+
+def test_a_batch_continues_the_customers_most_recent_case(workspace):
+    """Two open cases in the window: the message joins the newest, as single ingest does."""
+    customer = CustomerFactory(workspace=workspace)
+    IdentityFactory(workspace=workspace, customer=customer, kind="email", value="cy@example.com")
+    older = ConversationFactory(
+        workspace=workspace,
+        customer=customer,
+        opened_at=NOW - dt.timedelta(days=3),
+        last_activity_at=NOW - dt.timedelta(days=2),
+    )
+    newer = ConversationFactory(
+        workspace=workspace,
+        customer=customer,
+        opened_at=NOW - dt.timedelta(days=2),
+        last_activity_at=NOW - dt.timedelta(days=1),
+    )
+    single = services.ingest(workspace=workspace, message=m("one", ext="a", email="cy@example.com"))
+    batch = ingest_batch.ingest_many(
+        workspace=workspace, messages=[m("two", ext="b", email="cy@example.com")]
+    )
+    assert single.conversation.pk == newer.pk
+    assert batch[0].conversation_id == newer.pk != older.pk
+
+
+def test_a_closed_case_in_the_window_is_not_continued(workspace):
+    customer = CustomerFactory(workspace=workspace)
+    IdentityFactory(workspace=workspace, customer=customer, kind="email", value="di@example.com")
+    closed = ConversationFactory(
+        workspace=workspace,
+        customer=customer,
+        status=Status.CLOSED,
+        opened_at=NOW - dt.timedelta(days=1),
+        last_activity_at=NOW - dt.timedelta(hours=1),
+    )
+    out = ingest_batch.ingest_many(
+        workspace=workspace, messages=[m("new issue", ext="n", email="di@example.com")]
+    )
+    assert out[0].created and out[0].conversation_id != closed.pk
+    assert Conversation.objects.get(pk=out[0].conversation_id).status == Status.OPEN
+
+
+def test_no_gc_pauses_the_collector_and_restores_it():
+    assert gc.isenabled()
+    with ingest_batch.no_gc():
+        assert not gc.isenabled()
+        with ingest_batch.no_gc():  # a second batch in another thread
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with ingest_batch.no_gc():
+            pass
+        assert not gc.isenabled()  # left as it was found
+    finally:
+        gc.enable()
+
+
+def test_bulk_api_answers_every_position_in_the_documented_shape(api):
+    msg = {"channel": "email", "from": {"email": "ana@example.com"}, "text": "hello"}
+    msgs = [
+        {**msg, "external_id": "a1"},
+        {**msg, "external_id": "a1"},
+        {**msg, "external_id": "a2", "from": {"phone": "+999 123456"}},
+    ]
+    r = api.post_json("/api/v1/messages/bulk", {"messages": msgs})
+    assert r.status_code == 200 and r["Content-Type"] == "application/json"
+    data = r.json()
+    assert (data["created"], data["duplicates"], data["errors"]) == (1, 1, 1)
+    first, dup, bad = data["results"]
+    keys = ["index", "status", "id", "conversation_id", "customer_id", "error", "field"]
+    assert list(first) == list(dup) == list(bad) == keys
+    assert first["status"] == "created" and first["error"] is None
+    assert dup == {**first, "index": 1, "status": "duplicate"}
+    assert bad["status"] == "error" and bad["field"] == "phone" and bad["id"] is None
+
+
+def test_bulk_api_refuses_a_malformed_message_naming_its_position(api):
+    good = {"channel": "email", "from": {"email": "ana@example.com"}, "text": "hello"}
+    bad = {"channel": "fax", "from": {}, "text": " "}
+    r = api.post_json("/api/v1/messages/bulk", {"messages": [good, bad]})
+    assert r.status_code == 422
+    locs = [tuple(e["loc"]) for e in r.json()["detail"]]
+    assert any(loc[-3:] == ("messages", 1, "channel") for loc in locs), locs
+    assert any(loc[-2:] == (1, "text") for loc in locs), locs
+    assert TimelineEntry.objects.count() == 0
