@@ -79,6 +79,7 @@ _PASSWORD = re.compile(
     r"(?:\s+(?:is|was|es|era|would be|sería))?\s*[:=]?\s*"
     r"([^\s<>\"']{3,})"
 )
+_DIGIT = re.compile(r"\d")
 # Words after "my password is" that describe it rather than reveal it.
 _NOT_A_SECRET = frozenset(
     "not wrong incorrect invalid expired working broken correct right too the a an my your "
@@ -115,6 +116,9 @@ def redact(text: str) -> Redacted:
         return m.group(0)[: m.start(1) - m.start(0)] + note("password")
 
     out = _PASSWORD.sub(password, text)
+    if not _DIGIT.search(out):
+        # Every other pattern needs a digit, and no replacement adds one.
+        return Redacted(out, kinds)
     out = _IBAN.sub(iban, out)
     out = _CARD.sub(card, out)
     out = _CVV_KEYWORD.sub(
