@@ -163,3 +163,35 @@ def test_bulk_api_refuses_a_malformed_message_naming_its_position(api):
     assert any(loc[-3:] == ("messages", 1, "channel") for loc in locs), locs
     assert any(loc[-2:] == (1, "text") for loc in locs), locs
     assert TimelineEntry.objects.count() == 0
+
+
+def test_a_concurrent_delivery_between_the_read_and_the_write_is_answered_exactly(
+    workspace, monkeypatch
+):
+    """Another writer stores one of the batch's messages (and its new customer) after the
+    batch looked for known ids: the unique indexes catch it and each message is resolved
+    by the per-message path, without a duplicate entry, customer or identity."""
+    real = ingest_batch._drop_known
+
+    def racing(ws, items, outcomes):
+        kept = real(ws, items, outcomes)
+        services.ingest(workspace=ws, message=m("hi", ext="r1", email="new@example.com"))
+        return kept
+
+    monkeypatch.setattr(ingest_batch, "_drop_known", racing)
+    out = ingest_batch.ingest_many(
+        workspace=workspace,
+        messages=[
+            m("hi", ext="r1", email="new@example.com"),
+            m("other", ext="r2", email="new@example.com"),
+            m("third", ext="r3", email="else@example.com"),
+        ],
+    )
+    stored = TimelineEntry.objects.get(workspace=workspace, external_id="r1")
+    assert not out[0].created and out[0].entry_id == stored.pk
+    assert out[1].created and out[1].customer_id == out[0].customer_id
+    assert out[1].conversation_id == out[0].conversation_id
+    assert out[2].created
+    assert TimelineEntry.objects.filter(workspace=workspace).count() == 3
+    assert Identity.objects.filter(workspace=workspace, value="new@example.com").count() == 1
+    assert Customer.objects.filter(workspace=workspace).count() == 2
