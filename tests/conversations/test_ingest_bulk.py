@@ -195,3 +195,14 @@ def test_a_concurrent_delivery_between_the_read_and_the_write_is_answered_exactl
     assert TimelineEntry.objects.filter(workspace=workspace).count() == 3
     assert Identity.objects.filter(workspace=workspace, value="new@example.com").count() == 1
     assert Customer.objects.filter(workspace=workspace).count() == 2
+
+
+def test_overlapping_batches_still_collect_when_the_backlog_grows(monkeypatch):
+    monkeypatch.setattr(ingest_batch, "_GC_BACKLOG", 10)
+    collected = []
+    monkeypatch.setattr(ingest_batch.gc, "collect", lambda *a: collected.append(1) or 0)
+    with ingest_batch.no_gc():
+        with ingest_batch.no_gc():
+            junk = [[] for _ in range(100)]  # noqa: F841 - allocations the collector counts
+        assert collected and not gc.isenabled()
+    assert gc.isenabled()

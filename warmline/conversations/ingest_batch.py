@@ -36,6 +36,7 @@ CHUNK = 500
 _gc_lock = threading.Lock()
 _gc_holders = 0
 _gc_was_enabled = True
+_GC_BACKLOG = 5_000_000  # container objects allocated with the collector off (tens of batches)
 
 
 @contextmanager
@@ -61,6 +62,9 @@ def no_gc():
             _gc_holders -= 1
             if _gc_holders == 0 and _gc_was_enabled:
                 gc.enable()
+            elif _gc_was_enabled and gc.get_count()[0] > _GC_BACKLOG:
+                # Batches overlapping without end would otherwise never collect.
+                gc.collect()
 
 
 @dataclass
