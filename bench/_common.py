@@ -86,6 +86,32 @@ def start_gunicorn(env: dict, port: int, workers: int = 2, threads: int = 4) -> 
     return proc
 
 
+def start_granian(env: dict, port: int, workers: int = 2, threads: int = 1) -> subprocess.Popen:
+    """The WSGI app under granian (Rust HTTP, ``threads`` blocking threads per worker)."""
+    cmd = [
+        str(Path(sys.executable).parent / "granian"),
+        "--interface",
+        "wsgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--blocking-threads",
+        str(threads),
+        "--runtime-threads",
+        "1",
+        "--log-level",
+        "warning",
+        "--no-ws",
+        "warmline.wsgi:application",
+    ]
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
+    wait_for(f"http://127.0.0.1:{port}/api/v1/health")
+    return proc
+
+
 def write_result(name: str, data: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     data = {

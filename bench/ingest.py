@@ -24,7 +24,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench._common import ROOT, free_port, server_env, start_gunicorn, write_result  # noqa: E402
+from bench._common import (  # noqa: E402
+    ROOT,
+    free_port,
+    server_env,
+    start_granian,
+    start_gunicorn,
+    write_result,
+)
 
 TEXTS = [
     "Hi, my order {n} hasn't arrived and tracking stopped updating.",
@@ -286,8 +293,9 @@ def main() -> None:
         action="store_true",
         help="skip the single-message load; result goes to ingest_bulk*.json",
     )
+    ap.add_argument("--server", choices=["gunicorn", "granian"], default="gunicorn")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
+    ap.add_argument("--threads", type=int, default=4, help="threads per worker process")
     ap.add_argument(
         "--data-dir",
         default=str(ROOT / "bench" / ".data"),
@@ -312,7 +320,8 @@ def main() -> None:
         return
     token = make_token(env)
     port = free_port()
-    server = start_gunicorn(env, port, workers=args.workers, threads=args.threads)
+    start = start_granian if args.server == "granian" else start_gunicorn
+    server = start(env, port, workers=args.workers, threads=args.threads)
     load_before = os.getloadavg()
     try:
         cpu0 = server_cpu_seconds(server.pid)
@@ -357,7 +366,10 @@ def main() -> None:
     ).stdout.split()
     result = {
         "database": engine,
-        "server": f"gunicorn gthread, {args.workers} workers x {args.threads} threads, DEBUG off",
+        "server": (
+            f"{args.server} {'gthread' if args.server == 'gunicorn' else 'wsgi'}, "
+            f"{args.workers} workers x {args.threads} threads, DEBUG off"
+        ),
         "customers_in_db": int(counts[0]),
         "timeline_entries_in_db": int(counts[1]),
         "seed_seconds": round(seed_s, 1),
