@@ -1,7 +1,7 @@
 """Ingest benchmark: single-message API ingest under concurrent load, and bulk ingest.
 
 Builds (once, cached under bench/.data/) a database of 100k customers and 1M
-timeline entries, then serves Warmline the production way (gunicorn, DEBUG off)
+timeline entries, then serves Warmline the production way (granian, DEBUG off)
 and drives it from loopback: `wrk` for single POST /api/v1/messages (bounded
 in time), and an HTTP client posting /api/v1/messages/bulk batches of 1,000.
 
@@ -293,9 +293,16 @@ def main() -> None:
         action="store_true",
         help="skip the single-message load; result goes to ingest_bulk*.json",
     )
-    ap.add_argument("--server", choices=["gunicorn", "granian"], default="gunicorn")
+    ap.add_argument(
+        "--server",
+        choices=["granian", "gunicorn"],
+        default="granian",
+        help="the production layout serves HTTP with granian (docs/operations.md)",
+    )
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=4, help="threads per worker process")
+    ap.add_argument(
+        "--threads", type=int, default=0, help="threads per worker (default: granian 1, gunicorn 4)"
+    )
     ap.add_argument(
         "--data-dir",
         default=str(ROOT / "bench" / ".data"),
@@ -320,6 +327,8 @@ def main() -> None:
         return
     token = make_token(env)
     port = free_port()
+    if not args.threads:
+        args.threads = 1 if args.server == "granian" else 4
     start = start_granian if args.server == "granian" else start_gunicorn
     server = start(env, port, workers=args.workers, threads=args.threads)
     load_before = os.getloadavg()
