@@ -64,6 +64,12 @@ def wait_for(url: str, timeout: float = 60) -> None:
     raise RuntimeError(f"server at {url} did not come up")
 
 
+def _serve(cmd: list[str], env: dict, port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
+    wait_for(f"http://127.0.0.1:{port}/api/v1/health")
+    return proc
+
+
 def start_gunicorn(env: dict, port: int, workers: int = 2, threads: int = 4) -> subprocess.Popen:
     cmd = [
         str(Path(sys.executable).parent / "gunicorn"),
@@ -81,9 +87,7 @@ def start_gunicorn(env: dict, port: int, workers: int = 2, threads: int = 4) -> 
         "--keep-alive",
         "30",
     ]
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
-    wait_for(f"http://127.0.0.1:{port}/api/v1/health")
-    return proc
+    return _serve(cmd, env, port)
 
 
 def start_granian(env: dict, port: int, workers: int = 2, threads: int = 1) -> subprocess.Popen:
@@ -107,9 +111,7 @@ def start_granian(env: dict, port: int, workers: int = 2, threads: int = 1) -> s
         "--no-ws",
         "warmline.wsgi:application",
     ]
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
-    wait_for(f"http://127.0.0.1:{port}/api/v1/health")
-    return proc
+    return _serve(cmd, env, port)
 
 
 def write_result(name: str, data: dict) -> None:

@@ -27,19 +27,33 @@ from .bulk import _adapter
 M = TypeVar("M", bound=Model)
 
 
+def _select_plan(model: type[Model], fields: Sequence, connection) -> tuple[str, list]:
+    """Quoted ``table.column`` list and per-field converters, as the ORM's compiler has."""
+    table = model._meta.db_table
+    qn = connection.ops.quote_name
+    converters = []
+    for f in fields:
+        col = f.get_col(table)
+        found = connection.ops.get_db_converters(col) + f.get_db_converters(connection)
+        converters.append((found, col) if found else None)
+    return ", ".join(f"{qn(table)}.{qn(f.column)}" for f in fields), converters
+
+
+def _convert(row: Sequence[Any], converters: list, connection) -> list:
+    values = list(row)
+    for i, conv in enumerate(converters):
+        if conv is not None and values[i] is not None:
+            found, col = conv
+            for fn in found:
+                values[i] = fn(values[i], col, connection)
+    return values
+
+
 @cache
 def _read_plan(model: type[Model], vendor: str, alias: str) -> tuple[str, list[str], list]:
     """Quoted column list, attnames and per-field converters for ``model``'s rows."""
-    connection = connections[alias]
-    meta = model._meta
-    qn = connection.ops.quote_name
-    fields = list(meta.concrete_fields)
-    columns = ", ".join(f"{qn(meta.db_table)}.{qn(f.column)}" for f in fields)
-    converters = []
-    for f in fields:
-        col = f.get_col(meta.db_table)
-        found = connection.ops.get_db_converters(col) + f.get_db_converters(connection)
-        converters.append((found, col) if found else None)
+    fields = list(model._meta.concrete_fields)
+    columns, converters = _select_plan(model, fields, connections[alias])
     return columns, [f.attname for f in fields], converters
 
 
@@ -57,13 +71,7 @@ def build(model: type[M], row: Sequence[Any], using: str = "default") -> M:
     """A model instance from a raw row laid out as :func:`columns` (from ``offset``)."""
     connection = connections[using]
     _cols, attnames, converters = _read_plan(model, connection.vendor, using)
-    values = list(row)
-    for i, conv in enumerate(converters):
-        if conv is not None and values[i] is not None:
-            found, col = conv
-            for fn in found:
-                values[i] = fn(values[i], col, connection)
-    return model.from_db(using, attnames, values)
+    return model.from_db(using, attnames, _convert(row, converters, connection))
 
 
 def fetch(
@@ -88,17 +96,8 @@ def fetch(
 def _values_plan(
     model: type[Model], names: tuple[str, ...], vendor: str, alias: str
 ) -> tuple[str, list]:
-    connection = connections[alias]
-    meta = model._meta
-    qn = connection.ops.quote_name
-    fields = [meta.get_field(n) for n in names]
-    converters = []
-    for f in fields:
-        col = f.get_col(meta.db_table)
-        found = connection.ops.get_db_converters(col) + f.get_db_converters(connection)
-        converters.append((found, col) if found else None)
-    columns = ", ".join(f"{qn(meta.db_table)}.{qn(f.column)}" for f in fields)
-    return columns, converters
+    fields = [model._meta.get_field(n) for n in names]
+    return _select_plan(model, fields, connections[alias])
 
 
 def values(
@@ -120,16 +119,7 @@ def values(
         found = cursor.fetchall()
     if not any(converters):
         return [tuple(r) for r in found]
-    out = []
-    for row in found:
-        row = list(row)
-        for i, conv in enumerate(converters):
-            if conv is not None and row[i] is not None:
-                fns, col = conv
-                for fn in fns:
-                    row[i] = fn(row[i], col, connection)
-        out.append(tuple(row))
-    return out
+    return [tuple(_convert(r, converters, connection)) for r in found]
 
 
 @cache
