@@ -1,16 +1,21 @@
-"""Fast multi-row UPDATE for the batch paths.
+"""Row writes without the ORM's per-value dispatch: batch INSERT and UPDATE.
 
 Django's ``bulk_update`` builds a CASE WHEN expression per object and field; for
 a thousand conversations that costs seconds of Python. One parametrised UPDATE
 sent with ``executemany`` does the same work in milliseconds on SQLite and
-PostgreSQL (psycopg pipelines it).
+PostgreSQL (psycopg pipelines it). ``bulk_create`` likewise re-derives every
+value's adaptation. Here each model's plan (fields, getters, adapters, SQL) is
+built once per process and connection alias and shared by the batch paths and
+the single-row ones (``warmline.db.rows``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
 from operator import attrgetter
 
 from django.db import connections, models, router
@@ -18,22 +23,30 @@ from django.db.models import Model
 from django.utils import timezone
 
 
-def update_rows(model: type[Model], objs: Sequence[Model], field_names: Iterable[str]) -> int:
-    if not objs:
-        return 0
+@cache
+def update_plan(
+    model: type[Model], names: tuple[str, ...], alias: str
+) -> tuple[str, list, list[Callable]]:
+    """``UPDATE … SET`` the named fields ``WHERE pk = %s``, with one adapter per field."""
+    connection = connections[alias]
     meta = model._meta
-    fields = [meta.get_field(name) for name in field_names]
-    using = router.db_for_write(model)
-    connection = connections[using]
+    fields = [meta.get_field(name) for name in names]
     qn = connection.ops.quote_name
     sets = ", ".join(f"{qn(f.column)} = %s" for f in fields)
     # Identifiers come from the model's metadata and are quoted; values are parameters.
     sql = f"UPDATE {qn(meta.db_table)} SET {sets} WHERE {qn(meta.pk.column)} = %s"  # noqa: S608
-    adapters = [_adapter(f, connection) or _plain for f in fields]
+    return sql, fields, [_adapter(f, connection) or _plain for f in fields]
+
+
+def update_rows(model: type[Model], objs: Sequence[Model], field_names: Iterable[str]) -> int:
+    if not objs:
+        return 0
+    using = router.db_for_write(model)
+    sql, fields, adapters = update_plan(model, tuple(field_names), using)
     getters = [attrgetter(f.attname) for f in fields]
     pairs = list(zip(getters, adapters, strict=True))
     rows = [[adapt(get(obj)) for get, adapt in pairs] + [obj.pk] for obj in objs]
-    with connection.cursor() as cursor:
+    with connections[using].cursor() as cursor:
         cursor.executemany(sql, rows)
     return len(rows)
 
@@ -119,6 +132,56 @@ def _getter(field):
     return lambda obj: field.pre_save(obj, True)
 
 
+@dataclass(frozen=True)
+class InsertPlan:
+    """How one model's new rows become parameters, worked out once."""
+
+    table: str
+    columns: str  # quoted, in ``fields`` order
+    pk_column: str
+    fields: list
+    getters: list
+    adapters: list
+    stamped: list  # auto_now / auto_now_add fields, set on insert
+    relations: list
+
+    def params(self, obj: Model, now: dt.datetime, today: dt.date) -> list:
+        """The row's parameters; stamps auto_now fields and takes keys of related objects
+        assigned before they were saved, as ``Model.save`` would."""
+        for f in self.stamped:  # what DateField.pre_save does for a new row
+            setattr(obj, f.attname, now if isinstance(f, models.DateTimeField) else today)
+        for f in self.relations:
+            if getattr(obj, f.attname) is None and f.is_cached(obj):
+                related = f.get_cached_value(obj)
+                if related is not None:
+                    setattr(obj, f.attname, related.pk)
+        return [
+            v if adapt is None else adapt(v)
+            for v, adapt in zip([get(obj) for get in self.getters], self.adapters, strict=True)
+        ]
+
+
+@cache
+def insert_plan(model: type[Model], alias: str) -> InsertPlan:
+    connection = connections[alias]
+    meta = model._meta
+    pk = meta.pk
+    fields = [f for f in meta.concrete_fields if f is not pk]
+    qn = connection.ops.quote_name
+    return InsertPlan(
+        table=qn(meta.db_table),
+        columns=", ".join(qn(f.column) for f in fields),
+        pk_column=qn(pk.column),
+        fields=fields,
+        getters=[_getter(f) for f in fields],
+        adapters=[_adapter(f, connection) for f in fields],
+        stamped=[
+            f for f in fields if isinstance(f, models.DateField) and (f.auto_now or f.auto_now_add)
+        ],
+        relations=[f for f in fields if f.is_relation],
+    )
+
+
 def insert_rows(model: type[Model], objs: Sequence[Model]) -> None:
     """Insert new rows with multi-row ``INSERT … RETURNING`` and set their primary keys.
 
@@ -136,13 +199,8 @@ def insert_rows(model: type[Model], objs: Sequence[Model]) -> None:
     if connection.vendor != "sqlite" or not connection.features.can_return_rows_from_bulk_insert:
         model.objects.using(using).bulk_create(objs, batch_size=500)
         return
-    meta = model._meta
-    pk = meta.pk
-    fields = [f for f in meta.concrete_fields if f is not pk]
-    adapters = [_adapter(f, connection) for f in fields]
-    qn = connection.ops.quote_name
-    columns = ", ".join(qn(f.column) for f in fields)
-    one = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    plan = insert_plan(model, using)
+    one = "(" + ", ".join(["%s"] * len(plan.fields)) + ")"
     # Django assumes SQLite's old default of 999 parameters; the linked library says
     # what it takes (32,766 or more since 3.32): 500 rows a statement instead of 28.
     connection.ensure_connection()
@@ -150,38 +208,19 @@ def insert_rows(model: type[Model], objs: Sequence[Model]) -> None:
         32766,
         connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER),
     )
-    size = max(1, min(500, limit // len(fields)))
-    getters = [_getter(f) for f in fields]
-    stamped = [
-        f for f in fields if isinstance(f, models.DateField) and (f.auto_now or f.auto_now_add)
-    ]
-    relations = [f for f in fields if f.is_relation]
+    size = max(1, min(500, limit // len(plan.fields)))
     for start in range(0, len(objs), size):
         chunk = objs[start : start + size]
         params: list = []
         now = timezone.now()
         today = dt.date.today()  # noqa: DTZ011 - what DateField.pre_save stores
         for obj in chunk:
-            for f in stamped:  # what DateField.pre_save does for a new row
-                setattr(obj, f.attname, now if isinstance(f, models.DateTimeField) else today)
-            for f in relations:
-                if getattr(obj, f.attname) is None and f.is_cached(obj):
-                    # Related object assigned before it was saved: take its key now.
-                    related = f.get_cached_value(obj)
-                    if related is not None:
-                        setattr(obj, f.attname, related.pk)
-            values = [get(obj) for get in getters]
-            params.extend(
-                [
-                    v if adapt is None else adapt(v)
-                    for v, adapt in zip(values, adapters, strict=True)
-                ]
-            )
+            params.extend(plan.params(obj, now, today))
         # Identifiers come from the model's metadata and are quoted; values are parameters.
         sql = (
-            f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES "  # noqa: S608
+            f"INSERT INTO {plan.table} ({plan.columns}) VALUES "  # noqa: S608
             + ", ".join([one] * len(chunk))
-            + f" RETURNING {qn(pk.column)}"
+            + f" RETURNING {plan.pk_column}"
         )
         with connection.cursor() as cursor:
             cursor.execute(sql, params)

@@ -15,14 +15,16 @@ exists or matters; the callers say why for each use.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import datetime as dt
+from collections.abc import Sequence
 from functools import cache
 from typing import Any, TypeVar
 
 from django.db import connections
 from django.db.models import Model
+from django.utils import timezone
 
-from .bulk import _adapter
+from . import bulk
 
 M = TypeVar("M", bound=Model)
 
@@ -123,42 +125,36 @@ def values(
 
 
 @cache
-def _insert_plan(
-    model: type[Model], vendor: str, alias: str
-) -> tuple[str, list, list[Callable | None], bool]:
-    connection = connections[alias]
-    meta = model._meta
-    pk = meta.pk
-    fields = [f for f in meta.concrete_fields if f is not pk]
-    qn = connection.ops.quote_name
-    returning = connection.features.can_return_columns_from_insert
+def _insert_sql(model: type[Model], alias: str) -> tuple[str, bool]:
+    plan = bulk.insert_plan(model, alias)
+    returning = connections[alias].features.can_return_columns_from_insert
     sql = (
-        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(fields))})"
-        + (f" RETURNING {qn(pk.column)}" if returning else "")
+        f"INSERT INTO {plan.table} ({plan.columns}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(plan.fields))})"
+        + (f" RETURNING {plan.pk_column}" if returning else "")
     )
-    return sql, fields, [_adapter(f, connection) for f in fields], returning
+    return sql, returning
 
 
 def insert(obj: Model, using: str = "default") -> Model:
-    """INSERT one new row (auto primary key) and set its key; defaults and auto_now apply."""
+    """INSERT one new row (auto primary key) and set its key; defaults and auto_now apply.
+
+    The same plan as the batch insert (``bulk.insert_plan``), one row at a time.
+    """
     connection = connections[using]
-    sql, fields, adapters, returning = _insert_plan(type(obj), connection.vendor, using)
-    params = []
-    for f, adapt in zip(fields, adapters, strict=True):
-        value = f.pre_save(obj, True)  # auto_now / auto_now_add, as save() would
-        if value is None and f.is_relation and f.is_cached(obj):
-            related = f.get_cached_value(obj)
-            if related is not None:
-                value = related.pk
-                setattr(obj, f.attname, value)
-        params.append(value if adapt is None else adapt(value))
+    model = type(obj)
+    sql, returning = _insert_sql(model, using)
+    params = bulk.insert_plan(model, using).params(
+        obj,
+        timezone.now(),
+        dt.date.today(),  # noqa: DTZ011 - what DateField.pre_save stores
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         if returning:
             new_id = cursor.fetchone()[0]
         else:  # pragma: no cover - every backend Warmline supports can return it
-            new_id = connection.ops.last_insert_id(cursor, type(obj)._meta.db_table, "id")
+            new_id = connection.ops.last_insert_id(cursor, model._meta.db_table, "id")
     obj.pk = new_id
     obj._state.adding = False
     obj._state.db = using
@@ -166,31 +162,17 @@ def insert(obj: Model, using: str = "default") -> Model:
 
 
 @cache
-def _update_plan(
-    model: type[Model], names: frozenset[str], vendor: str, alias: str
-) -> tuple[str, list, list[Callable | None]]:
-    connection = connections[alias]
-    meta = model._meta
-    wanted = set(names)
-    # auto_now fields are refreshed on every save, as save(update_fields=…) would if named.
-    wanted |= {f.name for f in meta.concrete_fields if getattr(f, "auto_now", False)}
-    fields = [f for f in meta.concrete_fields if f.name in wanted or f.attname in wanted]
-    qn = connection.ops.quote_name
-    sets = ", ".join(f"{qn(f.column)} = %s" for f in fields)
-    sql = f"UPDATE {qn(meta.db_table)} SET {sets} WHERE {qn(meta.pk.column)} = %s"  # noqa: S608
-    return sql, fields, [_adapter(f, connection) for f in fields]
+def _auto_now(model: type[Model]) -> tuple[str, ...]:
+    return tuple(f.name for f in model._meta.concrete_fields if getattr(f, "auto_now", False))
 
 
 def update(obj: Model, field_names: Sequence[str], using: str = "default") -> None:
-    """UPDATE the named fields (plus auto_now ones) of one existing row."""
-    connection = connections[using]
-    sql, fields, adapters = _update_plan(
-        type(obj), frozenset(field_names), connection.vendor, using
-    )
-    params = []
-    for f, adapt in zip(fields, adapters, strict=True):
-        value = f.pre_save(obj, False)
-        params.append(value if adapt is None else adapt(value))
+    """UPDATE the named fields of one existing row, refreshing its auto_now fields as
+    ``save(update_fields=…)`` would; the statement is the batch path's (``bulk.update_plan``)."""
+    model = type(obj)
+    names = tuple(dict.fromkeys([*field_names, *_auto_now(model)]))
+    sql, fields, adapters = bulk.update_plan(model, names, using)
+    params = [adapt(f.pre_save(obj, False)) for f, adapt in zip(fields, adapters, strict=True)]
     params.append(obj.pk)
-    with connection.cursor() as cursor:
+    with connections[using].cursor() as cursor:
         cursor.execute(sql, params)
