@@ -118,3 +118,71 @@ def test_values_convert_like_values_list(workspace, member):
     got = rows.values(type(member), names, '"id" = %s', [member.pk])
     assert got == list(type(member).objects.filter(pk=member.pk).values_list(*names))
     assert got[0][1] == ["es", "en"] and got[0][5] is True
+
+
+def _fields(obj) -> dict:
+    return {k: v for k, v in obj.__dict__.items() if k != "_state"}
+
+
+@pytest.mark.django_db
+def test_new_builds_what_the_constructor_builds(workspace):
+    customer = rows.insert(Customer(workspace=workspace, name="Ana", customer_since=AT.date()))
+    kwargs = dict(
+        workspace=workspace,
+        customer=customer,
+        subject="Late parcel",
+        channel="email",
+        opened_at=AT,
+        last_activity_at=AT,
+        owner_id=None,
+    )
+    fast, slow = rows.new(Conversation, **kwargs), Conversation(**kwargs)
+    assert _fields(fast) == _fields(slow)
+    assert fast._state.adding and fast._state.db is None
+    assert fast.customer is customer and fast.workspace is workspace  # cached, no query
+    # Mutable defaults are fresh per instance, as with the constructor.
+    other = rows.new(Conversation, **kwargs)
+    assert fast.tags == [] and fast.tags is not other.tags
+    assert fast.sla_state == {} and fast.sla_state is not other.sla_state
+    # An unsaved related object's key is taken when the row is inserted.
+    draft = rows.new(
+        Conversation,
+        workspace=workspace,
+        customer=customer,
+        number=3,
+        channel="chat",
+        opened_at=AT,
+        last_activity_at=AT,
+    )
+    entry = rows.new(
+        TimelineEntry,
+        workspace=workspace,
+        conversation=draft,
+        kind=EntryKind.CUSTOMER_MESSAGE,
+        occurred_at=AT,
+    )
+    rows.insert(draft)
+    rows.insert(entry)
+    assert TimelineEntry.objects.get(pk=entry.pk).conversation_id == draft.pk
+
+
+def test_new_rejects_what_the_constructor_rejects():
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        rows.new(Customer, nickname="x")
+    with pytest.raises(TypeError, match="must be a Workspace"):
+        rows.new(Customer, workspace="acme")
+
+
+@pytest.mark.django_db
+def test_loaded_matches_from_db_and_defers_missing_columns(workspace):
+    customer = rows.insert(
+        Customer(workspace=workspace, name="Ana", customer_since=AT.date(), tier="gold")
+    )
+    names = ("id", "workspace_id", "name", "owner_id")
+    values = (customer.pk, workspace.pk, "Ana", None)
+    fast = rows.loaded(Customer, names, values, "default")
+    slow = Customer.from_db("default", list(names), list(values))
+    assert _fields(fast) == _fields(slow)
+    assert not fast._state.adding and fast._state.db == "default"
+    assert fast.get_deferred_fields() == slow.get_deferred_fields()
+    assert fast.tier == "gold"  # a deferred column is read on access, as after .only()

@@ -324,7 +324,9 @@ def customer_entry(
     at: dt.datetime,
     prepared: Prepared,
 ) -> TimelineEntry:
-    return TimelineEntry(
+    # rows.new: TimelineEntry has no init signals; Model.__init__ costs 5x more per row.
+    return rows.new(
+        TimelineEntry,
         workspace=workspace,
         conversation=conv,
         kind=EntryKind.CUSTOMER_MESSAGE,
@@ -400,7 +402,8 @@ def _escalate(
 
 
 def reopen_entry(conv: Conversation, at: dt.datetime) -> TimelineEntry:
-    return TimelineEntry(
+    return rows.new(
+        TimelineEntry,
         workspace_id=conv.workspace_id,
         conversation=conv,
         kind=EntryKind.STATUS_CHANGE,
@@ -515,7 +518,8 @@ def new_conversation_for(
     workspace: Workspace, customer: Customer, message: InboundMessage, at: dt.datetime, text: str
 ) -> Conversation:
     """An unsaved new case for this message (numbered by the caller)."""
-    return Conversation(
+    return rows.new(
+        Conversation,
         workspace=workspace,
         customer=customer,
         subject=_subject_for(message, text),

@@ -43,9 +43,14 @@ def update_rows(model: type[Model], objs: Sequence[Model], field_names: Iterable
         return 0
     using = router.db_for_write(model)
     sql, fields, adapters = update_plan(model, tuple(field_names), using)
-    getters = [attrgetter(f.attname) for f in fields]
-    pairs = list(zip(getters, adapters, strict=True))
-    rows = [[adapt(get(obj)) for get, adapt in pairs] + [obj.pk] for obj in objs]
+    read = attrgetter(*(f.attname for f in fields), "pk")
+    adapt_at = [(i, a) for i, a in enumerate(adapters) if a is not _plain]
+    rows = []
+    for obj in objs:
+        row = list(read(obj))
+        for i, adapt in adapt_at:
+            row[i] = adapt(row[i])
+        rows.append(row)
     with connections[using].cursor() as cursor:
         cursor.executemany(sql, rows)
     return len(rows)
@@ -88,7 +93,8 @@ def _adapter(field, connection):
             if value is None:
                 return None
             if fast and value.tzinfo is dt.UTC:
-                return str(value.replace(tzinfo=None))
+                # str() of the naive value, without building it: "+00:00" is cut off.
+                return value.isoformat(" ")[:-6]
             return generic(value)
 
         return adapt_datetime
@@ -144,6 +150,10 @@ class InsertPlan:
     adapters: list
     stamped: list  # auto_now / auto_now_add fields, set on insert
     relations: list
+    # One C-level read of every value when all fields are plain attributes, and the
+    # positions that need an adapter: a third of the per-row cost of a getter per field.
+    read_all: Callable | None
+    adapt_at: tuple
 
     def params(self, obj: Model, now: dt.datetime, today: dt.date) -> list:
         """The row's parameters; stamps auto_now fields and takes keys of related objects
@@ -155,10 +165,15 @@ class InsertPlan:
                 related = f.get_cached_value(obj)
                 if related is not None:
                     setattr(obj, f.attname, related.pk)
-        return [
-            v if adapt is None else adapt(v)
-            for v, adapt in zip([get(obj) for get in self.getters], self.adapters, strict=True)
-        ]
+        if self.read_all is None:
+            return [
+                v if adapt is None else adapt(v)
+                for v, adapt in zip([get(obj) for get in self.getters], self.adapters, strict=True)
+            ]
+        values = list(self.read_all(obj))
+        for i, adapt in self.adapt_at:
+            values[i] = adapt(values[i])
+        return values
 
 
 @cache
@@ -168,13 +183,20 @@ def insert_plan(model: type[Model], alias: str) -> InsertPlan:
     pk = meta.pk
     fields = [f for f in meta.concrete_fields if f is not pk]
     qn = connection.ops.quote_name
+    getters = [_getter(f) for f in fields]
+    adapters = [_adapter(f, connection) for f in fields]
+    read_all = None
+    if len(fields) > 1 and all(isinstance(g, attrgetter) for g in getters):
+        read_all = attrgetter(*(f.attname for f in fields))  # returns a tuple
     return InsertPlan(
         table=qn(meta.db_table),
         columns=", ".join(qn(f.column) for f in fields),
         pk_column=qn(pk.column),
         fields=fields,
-        getters=[_getter(f) for f in fields],
-        adapters=[_adapter(f, connection) for f in fields],
+        getters=getters,
+        adapters=adapters,
+        read_all=read_all,
+        adapt_at=tuple((i, a) for i, a in enumerate(adapters) if a is not None),
         stamped=[
             f for f in fields if isinstance(f, models.DateField) and (f.auto_now or f.auto_now_add)
         ],

@@ -17,6 +17,7 @@ writers hand the lock to each other, and could lose for a second or more.
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import threading
 
@@ -61,10 +62,23 @@ class _WriteLock:
 _WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 
+@functools.lru_cache(maxsize=128)
+def _qmark(query: str) -> str:
+    return base.FORMAT_QMARK_REGEX.sub("?", query).replace("%%", "%")
+
+
 class _QueuedCursor(base.SQLiteCursorWrapper):
     """Django's cursor, queueing autocommit writes for the lock (see the module)."""
 
     wrapper: DatabaseWrapper
+
+    def convert_query(self, query, *, param_names=None):
+        # Django rewrites ``%s`` to ``?`` with a regex on every execute: for a 500-row
+        # INSERT that is a 100 kB scan per statement, 3 % of a bulk ingest. The same
+        # statements come back all the time (they are built from cached plans).
+        if param_names is None:
+            return _qmark(query)
+        return super().convert_query(query, param_names=param_names)
 
     def _lock_for(self, query: str) -> _WriteLock | None:
         if self.wrapper._holding or self.connection.in_transaction:
