@@ -35,6 +35,7 @@ from warmline.errors import Conflict, InvalidInput, NotFound
 from warmline.tenancy.models import Department, Member, Role, Workspace
 from warmline.tenancy.services import notify
 
+from . import live
 from . import topics as topic_math
 from . import trends as trend_math
 from .models import (
@@ -51,7 +52,6 @@ from .models import (
 
 OPEN = (TrendState.EMERGING, TrendState.CONFIRMED, TrendState.ACKNOWLEDGED)
 LABEL_REFRESH_EVERY = 10  # messages between label/representative refreshes of a topic
-CANDIDATE_TOPICS = 5  # the neighbourhood is searched in the nearest topics only
 
 
 # --- settings ------------------------------------------------------------------------
@@ -192,7 +192,7 @@ def assign_message(*, workspace: Workspace, entry_id: int) -> Assignment | None:
             topic.vector_sum = total.astype(np.float32).tobytes()
         try:
             with transaction.atomic():
-                TopicMessage.objects.create(
+                filed = TopicMessage.objects.create(
                     workspace=workspace,
                     topic=topic,
                     entry=entry,
@@ -211,7 +211,7 @@ def assign_message(*, workspace: Workspace, entry_id: int) -> Assignment | None:
         topic.save()
         if topic.message_count <= 5 or topic.message_count % LABEL_REFRESH_EVERY == 0:
             refresh_topic(topic)
-        trend, flagged = _detect(workspace, settings, topic, entry, vector, topics)
+        trend, flagged = _detect(workspace, settings, topic, entry, vector, filed.pk)
     return Assignment(topic=topic, created_topic=created, trend=trend, flagged=flagged)
 
 
@@ -221,7 +221,7 @@ def _detect(
     topic: Topic,
     entry: TimelineEntry,
     vector: np.ndarray,
-    topics: list[Topic],
+    message_id: int,
 ) -> tuple[Trend | None, bool]:
     """Join an open trend, or run the detection rule on the message's neighbourhood."""
     config = detector_config(settings)
@@ -240,43 +240,25 @@ def _detect(
     )
     if first is None or (now - first).total_seconds() < config.warmup:
         return None, False
-    longest = max(config.new_topic_window, *config.rise_windows)
-    since = now - dt.timedelta(seconds=longest + config.baseline_window)
-    # Candidate rows: the nearest topics' messages (a neighbourhood never reaches far).
-    others = [t for t in topics if t.pk != topic.pk]
-    nearest = [topic.pk]
-    if others:
-        sims = np.stack([_unit(_vec(t.vector_sum, dims)) for t in others]) @ vector
-        nearest += [others[i].pk for i in np.argsort(-sims)[: CANDIDATE_TOPICS - 1]]
-    rows = list(
-        TopicMessage.objects.filter(
-            workspace=workspace,
-            topic_id__in=nearest,
-            occurred_at__gte=since,
-            occurred_at__lte=now,
-        ).values_list("pk", "entry_id", "customer_id", "occurred_at", "vector")
+    # The replay's decision on the workspace's whole watched period (see live.py).
+    found = live.check(
+        workspace_id=workspace.pk,
+        message=message_id,
+        customer=entry.author_customer_id,
+        now=now,
+        start=first,
+        vector=vector,
+        config=config,
     )
-    if not rows:
+    if found is None:
         return None, False
-    vectors = np.stack([_vec(r[4], dims) for r in rows])
-    sims = vectors @ vector
-    epoch = now.timestamp()
-    near, wide, near_rows = [], [], []
-    for row, sim in zip(rows, sims.tolist(), strict=True):
-        contact = trend_math.Contact(row[3].timestamp(), str(row[2]), row[1])
-        if sim >= config.novelty_similarity:
-            wide.append(contact)
-        if sim >= config.neighbour_similarity:
-            near.append(contact)
-            near_rows.append(row)
-    result = trend_math.evaluate(
-        now=epoch, start=first.timestamp(), near=near, wide=wide, config=config
+    members = list(
+        TopicMessage.objects.filter(workspace=workspace, pk__in=found.members).values_list(
+            "pk", "entry_id", "customer_id", "occurred_at"
+        )
     )
-    if result is None:
-        return None, False
-    reason, span, detail = result
-    members = [r for r in near_rows if r[3].timestamp() > epoch - span]
-    return _flag(workspace, topic, entry, reason, detail, members, dims), True
+    trend = _flag(workspace, topic, entry, found.reason, found.detail, members, found.centroid)
+    return trend, True
 
 
 def _flag(
@@ -286,9 +268,9 @@ def _flag(
     reason: str,
     detail: dict,
     members: list[tuple],
-    dims: int,
+    centroid: np.ndarray,
 ) -> Trend:
-    total = np.sum([_vec(r[4], dims) for r in members], axis=0)
+    """Open a trend of ``members`` (TopicMessage id, entry, customer, time)."""
     times = [r[3] for r in members]
     trend = Trend.objects.create(
         workspace=workspace,
@@ -300,7 +282,7 @@ def _flag(
         last_seen_at=max(times),
         customer_count=len({r[2] for r in members}),
         message_count=len(members),
-        vector=_unit(total).astype(np.float32).tobytes(),
+        vector=_unit(centroid).astype(np.float32).tobytes(),
     )
     rule = suggest_owner(workspace=workspace, trend=trend)
     if rule is not None:

@@ -336,6 +336,16 @@ def local_rise(
     return p, span, members, detail
 
 
+def local_density(sims: np.ndarray, k: int) -> float:
+    """A message's local density from its similarities to the earlier messages it watches:
+    the mean of the ``k`` largest (of all of them when fewer; 0 when none)."""
+    if len(sims) > k:
+        return float(np.partition(sims, len(sims) - k)[-k:].mean())
+    if len(sims):
+        return float(sims.mean())
+    return 0.0
+
+
 class _Recent:
     """The last ``horizon`` seconds of contacts with their vectors (a growing array trimmed
     from the front), so a neighbourhood is one matrix-vector product."""
@@ -373,10 +383,7 @@ class _Recent:
 
     def set_density(self, row: int, sims: np.ndarray, k: int) -> None:
         """A row's local density: mean similarity to its ``k`` nearest earlier messages."""
-        if len(sims) > k:
-            self.density[row] = float(np.partition(sims, len(sims) - k)[-k:].mean())
-        elif len(sims):
-            self.density[row] = float(sims.mean())
+        self.density[row] = local_density(sims, k)
 
     def near(
         self, vector: np.ndarray, since: float, similarity: float
