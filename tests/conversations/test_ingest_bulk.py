@@ -206,3 +206,84 @@ def test_overlapping_batches_still_collect_when_the_backlog_grows(monkeypatch):
             junk = [[] for _ in range(100)]  # noqa: F841 - allocations the collector counts
         assert collected and not gc.isenabled()
     assert gc.isenabled()
+
+
+# The batch is planned from reads made before SQLite's write lock and checked again
+# under it (ingest_batch._Plan). These change the database between the two, as a
+# concurrent writer would, and show that only the affected group is planned again.
+
+
+def _plan(workspace, messages):
+    items = ingest_batch._prepare(workspace, messages, [None] * len(messages))
+    return ingest_batch._Plan(workspace, []).make(items)
+
+
+def _stale_ids(plan):
+    stale = plan.stale()
+    return sorted(
+        i.message.external_id for i in plan.items if plan._find(plan.token_of[id(i)]) in stale
+    )
+
+
+def test_a_case_closed_after_planning_is_not_continued(workspace):
+    hour = dt.timedelta(hours=1)
+    ana = services.ingest(
+        workspace=workspace, message=m("hi", ext="a0", email="ana@example.com", at=NOW - hour)
+    )
+    bo = services.ingest(
+        workspace=workspace, message=m("hi", ext="b0", email="bo@example.com", at=NOW - hour)
+    )
+    plan = _plan(
+        workspace,
+        [
+            m("again", ext="a1", email="ana@example.com"),
+            m("more", ext="b1", email="bo@example.com"),
+        ],
+    )
+    # Meanwhile an agent closes Ana's case.
+    Conversation.objects.filter(pk=ana.conversation.pk).update(status=Status.CLOSED)
+    assert _stale_ids(plan) == ["a1"]  # Bo's message is written as planned
+    ingest_batch._write(plan)
+    a1 = TimelineEntry.objects.get(workspace=workspace, external_id="a1")
+    b1 = TimelineEntry.objects.get(workspace=workspace, external_id="b1")
+    assert a1.conversation_id != ana.conversation.pk
+    assert Conversation.objects.get(pk=a1.conversation_id).status == Status.OPEN
+    assert b1.conversation_id == bo.conversation.pk
+    assert Conversation.objects.get(pk=ana.conversation.pk).message_count == 1
+
+
+def test_a_customer_created_after_planning_is_used_not_duplicated(workspace):
+    plan = _plan(workspace, [m("hello", ext="n1", email="new@example.com")])
+    meanwhile = services.ingest(
+        workspace=workspace, message=m("first", ext="n0", email="new@example.com")
+    )
+    assert _stale_ids(plan) == ["n1"]
+    ingest_batch._write(plan)
+    n1 = TimelineEntry.objects.get(workspace=workspace, external_id="n1")
+    assert n1.author_customer_id == meanwhile.customer.pk
+    assert n1.conversation_id == meanwhile.conversation.pk
+    assert Identity.objects.filter(workspace=workspace, value="new@example.com").count() == 1
+    assert Customer.objects.filter(workspace=workspace).count() == 1
+
+
+def test_a_case_opened_after_planning_is_joined_not_doubled(workspace):
+    customer = CustomerFactory(workspace=workspace)
+    IdentityFactory(workspace=workspace, customer=customer, kind="email", value="cy@example.com")
+    plan = _plan(workspace, [m("second", ext="k1", email="cy@example.com")])  # plans a new case
+    meanwhile = services.ingest(
+        workspace=workspace, message=m("first", ext="k0", email="cy@example.com")
+    )
+    assert _stale_ids(plan) == ["k1"]
+    ingest_batch._write(plan)
+    k1 = TimelineEntry.objects.get(workspace=workspace, external_id="k1")
+    assert k1.conversation_id == meanwhile.conversation.pk
+    assert Conversation.objects.filter(workspace=workspace, customer=customer).count() == 1
+
+
+def test_nothing_changed_means_nothing_is_planned_again(workspace):
+    services.ingest(workspace=workspace, message=m("hi", ext="z0", email="zoe@example.com"))
+    plan = _plan(
+        workspace,
+        [m("again", ext="z1", email="zoe@example.com"), m("new", ext="y1", email="yu@example.com")],
+    )
+    assert plan.stale() == set()

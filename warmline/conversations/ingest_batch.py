@@ -20,8 +20,7 @@ from django.utils import timezone
 
 from warmline.customers.models import CHANNELS, Customer, Identity
 from warmline.customers.services import IdentityClaim, claims_from
-from warmline.db import rows
-from warmline.db.bulk import insert_rows, update_rows
+from warmline.db import bulk, rows
 from warmline.empathy.services import Prepared, redact_inbound
 from warmline.errors import DomainError, InvalidInput
 from warmline.tenancy.models import Workspace
@@ -94,46 +93,10 @@ def ingest_many(
 ) -> list[Outcome | DomainError]:
     """Ingest a batch; each position gets an Outcome or the error for that message."""
     outcomes: list[Outcome | DomainError | None] = [None] * len(messages)
-    items: list[_Item] = []
-    subjects: dict[str, InboundMessage] = {}  # imports repeat subjects: redact each once
-    for i, message in enumerate(messages):
-        try:
-            services._validate(message)
-            if message.subject and workspace.redact_pii:
-                done = subjects.get(message.subject)
-                if done is None:
-                    done = subjects[message.subject] = services.with_redacted_subject(
-                        workspace, message
-                    )
-                if done.subject != message.subject:
-                    message = replace(message, subject=done.subject)
-            claims = claims_from(workspace, message.sender.identities())
-            if not claims:
-                raise InvalidInput("The sender has no identity.", field="from")
-        except DomainError as exc:
-            outcomes[i] = exc
-            continue
-        items.append(_Item(i, message, claims, services._message_time(message)))
-
-    items = _drop_known(workspace, items, outcomes)
-    for item in items:
-        if item.duplicate_of is None:
-            text, html, redactions = redact_inbound(
-                text=item.message.text or "",
-                html=clean_html(item.message.html or ""),
-                redact=workspace.redact_pii,
-            )
-            item.prepared = Prepared(text=text, html=html, redactions=redactions)
-
+    items = _prepare(workspace, messages, outcomes)
     fallback: list[_Item] = []
     try:
-        with transaction.atomic():
-            created = _store_batch(
-                workspace, [i for i in items if i.duplicate_of is None], fallback
-            )
-            entry_ids = [e.pk for e in created]
-            if entry_ids:
-                transaction.on_commit(lambda: _after_commit(workspace, entry_ids))
+        _store_batch(workspace, [i for i in items if i.duplicate_of is None], fallback)
     except IntegrityError:
         # Something raced us (a concurrent delivery of the same message or identity):
         # the per-message path resolves each case exactly.
@@ -166,6 +129,41 @@ def ingest_many(
             else:
                 outcomes[item.index] = first
     return outcomes  # type: ignore[return-value]
+
+
+def _prepare(workspace: Workspace, messages: list[InboundMessage], outcomes: list) -> list[_Item]:
+    """Validate, redact and identify each message; retries are answered in ``outcomes``."""
+    items: list[_Item] = []
+    subjects: dict[str, InboundMessage] = {}  # imports repeat subjects: redact each once
+    for i, message in enumerate(messages):
+        try:
+            services._validate(message)
+            if message.subject and workspace.redact_pii:
+                done = subjects.get(message.subject)
+                if done is None:
+                    done = subjects[message.subject] = services.with_redacted_subject(
+                        workspace, message
+                    )
+                if done.subject != message.subject:
+                    message = replace(message, subject=done.subject)
+            claims = claims_from(workspace, message.sender.identities())
+            if not claims:
+                raise InvalidInput("The sender has no identity.", field="from")
+        except DomainError as exc:
+            outcomes[i] = exc
+            continue
+        items.append(_Item(i, message, claims, services._message_time(message)))
+
+    items = _drop_known(workspace, items, outcomes)
+    for item in items:
+        if item.duplicate_of is None:
+            text, html, redactions = redact_inbound(
+                text=item.message.text or "",
+                html=clean_html(item.message.html or ""),
+                redact=workspace.redact_pii,
+            )
+            item.prepared = Prepared(text=text, html=html, redactions=redactions)
+    return items
 
 
 def _drop_known(workspace: Workspace, items: list[_Item], outcomes: list) -> list[_Item]:
@@ -224,239 +222,484 @@ def _claims_by_kind(claims: list[IdentityClaim]) -> list[tuple[str, list[str]]]:
     return out
 
 
-def _resolve_customers(
-    workspace: Workspace, items: list[_Item], fallback: list[_Item]
-) -> list[_Item]:
-    """Customers for every item; items whose identities name two customers go to fallback."""
-    owner: dict[tuple[str, str], object] = {}
-    for kind, values in _claims_by_kind([c for i in items for c in i.claims]):
-        for _kind, value, cust_id in rows.values(
-            Identity,
-            ("kind", "value", "customer_id"),
-            '"workspace_id" = %s AND "kind" = %s AND "value" IN ('
-            + ", ".join(["%s"] * len(values))
-            + ")",
-            [workspace.pk, kind, *values],
-        ):
-            owner[(kind, value)] = cust_id
-    new_customers: list[Customer] = []
-    new_identities: list[tuple[object, IdentityClaim]] = []
-    placeholder_of: dict[int, Customer] = {}
-    resolved: list[tuple[_Item, object]] = []
-    for item in items:
-        found = {owner[(c.kind, c.value)] for c in item.claims if (c.kind, c.value) in owner}
-        if len(found) > 1:
-            fallback.append(item)
-            continue
-        if found:
-            key = found.pop()
-        else:
-            customer = rows.new(
-                Customer,
-                workspace_id=workspace.pk,
-                name=item.message.sender.name[:200],
-                preferred_language=item.message.language,
-                preferred_channel=item.message.channel if item.message.channel in CHANNELS else "",
-                customer_since=item.at.date(),
-            )
-            new_customers.append(customer)
-            key = ("new", len(new_customers) - 1)
-            placeholder_of[len(new_customers) - 1] = customer
-        for c in item.claims:
-            if (c.kind, c.value) not in owner:
-                owner[(c.kind, c.value)] = key
-                new_identities.append((key, c))
-        resolved.append((item, key))
-    insert_rows(Customer, new_customers)
-    existing_ids = {k for _, k in resolved if not isinstance(k, tuple)}
-    # Only what the batch reads from a known customer (the name it may fill in, the
-    # advocate new cases go to); the other columns cost converters and are never read.
-    existing: dict[int, Customer] = {}
-    names = ("id", "workspace_id", "name", "owner_id", "tier")
-    ids = sorted(existing_ids)
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        for values in rows.values(
-            Customer,
-            names,
-            '"workspace_id" = %s AND "id" IN (' + ", ".join(["%s"] * len(chunk)) + ")",
-            [workspace.pk, *chunk],
-        ):
-            # The other columns stay deferred, as with .only(): read on access.
-            existing[values[0]] = rows.loaded(Customer, names, values, "default")
+class _Plan:
+    """What a batch will write, worked out from reads made *before* the write lock.
 
-    def customer_for(key) -> Customer:
-        return placeholder_of[key[1]] if isinstance(key, tuple) else existing[key]
+    SQLite has one writer: whatever a batch does under the lock, every other writer
+    waits for. So the reads (identities, customers, candidate cases, thread keys), the
+    threading decisions and the new rows are made first, with no lock; under the lock
+    the same reads are repeated on their raw rows (a few milliseconds), and only the
+    items whose inputs changed meanwhile are planned again, there. Everything else is
+    only written. Items are tied together (a customer, an identity, a case, a thread
+    key they share) into groups, and a changed input re-plans its whole group, so no
+    written row rests on a stale read.
+    """
 
-    insert_rows(
-        Identity,
-        [
-            rows.new(
+    def __init__(self, workspace: Workspace, fallback: list[_Item]) -> None:
+        self.workspace = workspace
+        self.fallback = fallback
+        self.parent: dict[object, object] = {}  # union-find over the tokens items share
+        self.items: list[_Item] = []
+        self.token_of: dict[int, object] = {}  # id(item) -> its customer token
+        self.new_customers: list[tuple[object, Customer]] = []
+        self.new_identities: list[tuple[object, Identity]] = []
+        self.name_fills: list[tuple[object, Customer]] = []
+        self.new_convs: list[tuple[object, Conversation]] = []
+        self.updated: dict[int, tuple[object, Conversation]] = {}
+        self.touched: dict[int, set[str]] = defaultdict(set)
+        self.extra_entries: list[tuple[object, TimelineEntry]] = []  # reopen notes
+        self.key_rows: list[tuple[object, Conversation, str]] = []
+        # The inputs, as read: checked again under the lock (``stale``).
+        self.owners_seen: dict[tuple[str, str], int | None] = {}
+        self.customers_seen: dict[int, tuple] = {}
+        self.convs_seen: dict[int, set[tuple]] = {}
+        self.since = None
+        self.keys_seen: dict[str, int | None] = {}
+        self.wanted_seen: dict[int, tuple | None] = {}
+
+    # -- groups -------------------------------------------------------------------
+
+    def _find(self, token: object) -> object:
+        parent = self.parent
+        root = parent.setdefault(token, token)
+        while root != parent[root]:
+            root = parent[root]
+        while token != root:  # path compression
+            parent[token], token = root, parent[token]
+        return root
+
+    def _join(self, a: object, b: object) -> None:
+        ra, rb = self._find(a), self._find(b)
+        if ra != rb:
+            self.parent[ra] = rb
+
+    # -- reading and deciding (no lock) ---------------------------------------------
+
+    def make(self, items: list[_Item]) -> _Plan:
+        items = self._resolve_customers(items)
+        if items:
+            self._thread(items)
+        self._prepare_rows()
+        return self
+
+    def _prepare_rows(self) -> None:
+        """Every row as parameters, before the lock; under it only new keys are patched in."""
+        self.p_customers = bulk.prepare_insert(Customer, [c for _, c in self.new_customers])
+        self.p_identities = bulk.prepare_insert(Identity, [i for _, i in self.new_identities])
+        self.p_convs = bulk.prepare_insert(Conversation, [c for _, c in self.new_convs])
+        updated = list(self.updated.values())
+        now = timezone.now()
+        for _, c in updated:
+            c.updated_at = now
+        # One statement per set of fields touched: SQLite rewrites the entries of every
+        # index on a column named in SET, changed or not (status alone is in five).
+        groups: dict[tuple[str, ...], list[tuple[object, Conversation]]] = defaultdict(list)
+        for token, c in updated:
+            groups[tuple(sorted(self.touched[id(c)] | {"updated_at"}))].append((token, c))
+        self.p_updates = [
+            (pairs, bulk.prepare_update(Conversation, [c for _, c in pairs], fields))
+            for fields, pairs in groups.items()
+        ]
+        self.entries = [(self.token_of[id(i)], i.entry) for i in self.items] + self.extra_entries
+        self.p_entries = bulk.prepare_insert(TimelineEntry, [e for _, e in self.entries])
+
+    def _resolve_customers(self, items: list[_Item]) -> list[_Item]:
+        """Customers for every item; items whose identities name two customers go to fallback."""
+        ws = self.workspace
+        owner: dict[tuple[str, str], object] = {}
+        for kind, values in _claims_by_kind([c for i in items for c in i.claims]):
+            for value in values:
+                self.owners_seen[(kind, value)] = None
+            for _kind, value, cust_id in rows.values(
                 Identity,
-                workspace_id=workspace.pk,
-                customer_id=customer_for(k).pk,
-                kind=c.kind,
-                value=c.value,
+                ("kind", "value", "customer_id"),
+                '"workspace_id" = %s AND "kind" = %s AND "value" IN ('
+                + ", ".join(["%s"] * len(values))
+                + ")",
+                [ws.pk, kind, *values],
+            ):
+                owner[(kind, value)] = cust_id
+                self.owners_seen[(kind, value)] = cust_id
+        resolved: list[tuple[_Item, object]] = []
+        placeholder: dict[object, Customer] = {}
+        for item in items:
+            found = {owner[(c.kind, c.value)] for c in item.claims if (c.kind, c.value) in owner}
+            if len(found) > 1:
+                self.fallback.append(item)
+                continue
+            if found:
+                known = found.pop()  # a customer's key, or the token of one new in this batch
+                token = known if isinstance(known, tuple) else ("cust", known)
+            else:
+                customer = rows.new(
+                    Customer,
+                    workspace_id=ws.pk,
+                    name=item.message.sender.name[:200],
+                    preferred_language=item.message.language,
+                    preferred_channel=item.message.channel
+                    if item.message.channel in CHANNELS
+                    else "",
+                    customer_since=item.at.date(),
+                )
+                token = ("new", id(customer))
+                placeholder[token] = customer
+                self.new_customers.append((token, customer))
+            for c in item.claims:
+                self._join(("claim", c.kind, c.value), token)
+                if (c.kind, c.value) not in owner:
+                    owner[(c.kind, c.value)] = token[1] if token[0] == "cust" else token
+                    self.new_identities.append(
+                        (
+                            token,
+                            rows.new(Identity, workspace_id=ws.pk, kind=c.kind, value=c.value),
+                        )
+                    )
+            resolved.append((item, token))
+        existing: dict[int, Customer] = {}
+        names = ("id", "workspace_id", "name", "owner_id", "tier")
+        ids = sorted({t[1] for _, t in resolved if t[0] == "cust"})
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            for values in rows.values(
+                Customer,
+                names,
+                '"workspace_id" = %s AND "id" IN (' + ", ".join(["%s"] * len(chunk)) + ")",
+                [ws.pk, *chunk],
+            ):
+                # The other columns stay deferred, as with .only(): read on access.
+                existing[values[0]] = rows.loaded(Customer, names, values, "default")
+                self.customers_seen[values[0]] = values
+        # An identity's customer is set once that customer has a key (see ``write``).
+        for token, identity in self.new_identities:
+            if token[0] == "cust":
+                identity.customer_id = token[1]
+            else:
+                identity.customer = placeholder[token]
+        out = []
+        for item, token in resolved:
+            customer = existing.get(token[1]) if token[0] == "cust" else placeholder[token]
+            if customer is None:  # deleted since its identity was read: decide under the lock
+                self.fallback.append(item)
+                continue
+            item.customer = customer
+            self.token_of[id(item)] = token
+            if not customer.name and item.message.sender.name:
+                customer.name = item.message.sender.name[:200]
+                if token[0] == "cust":
+                    self.name_fills.append((token, customer))
+            out.append(item)
+        return out
+
+    def _thread(self, items: list[_Item]) -> None:
+        ws = self.workspace
+        window = dt.timedelta(days=ws.reopen_window_days)
+        earliest = min(i.at for i in items)
+        customer_ids = sorted({i.customer.pk for i in items if i.customer.pk is not None})
+
+        # Candidates for cross-channel continuity, per customer, newest activity first.
+        by_customer: dict[object, list[Conversation]] = defaultdict(list)
+        convs: dict[int, Conversation] = {}
+        candidate = {*ACTIVE_STATUSES, Status.RESOLVED}
+        self.since = connection.ops.adapt_datetimefield_value(earliest - window)
+        self.convs_seen = self._versions(customer_ids)  # first: a change after it is seen
+        for raw in self._candidate_rows(customer_ids):
+            # The status is checked here, not in SQL: with it in the WHERE clause SQLite
+            # picks the (workspace, status, activity) index and reads every case active in
+            # the window (35 ms per 1,000 messages on the bench database, growing with
+            # each import) instead of seeking each customer's recent cases (2.5 ms).
+            conv = rows.build(Conversation, raw)
+            if conv.status not in candidate:
+                continue
+            convs[conv.pk] = conv
+            by_customer[("cust", conv.customer_id)].append(conv)
+        for lst in by_customer.values():
+            # Newest activity first, as the per-message path asks (ORDER BY … DESC, id DESC).
+            lst.sort(key=lambda c: (c.last_activity_at, c.pk), reverse=True)
+
+        # Explicit hints: thread keys and conversation ids.
+        keys = list({k for i in items for k in i.message.thread.keys[:50]})
+        key_to_conv: dict[str, object] = {}
+        for k in keys:
+            self.keys_seen[k] = None
+        for start in range(0, len(keys), CHUNK):
+            for key, conv_id in ThreadKey.objects.filter(
+                workspace=ws, key__in=keys[start : start + CHUNK]
+            ).values_list("key", "conversation_id"):
+                key_to_conv[key] = conv_id
+                self.keys_seen[key] = conv_id
+        wanted = {v for v in key_to_conv.values()} | {
+            i.message.thread.conversation_id for i in items if i.message.thread.conversation_id
+        }
+        wanted -= set(convs)
+        for conv_id in wanted:
+            self.wanted_seen[conv_id] = None
+        if wanted:
+            for raw in self._rows_by_id(sorted(wanted)):
+                conv = rows.build(Conversation, raw)
+                convs[conv.pk] = conv
+                self.wanted_seen[conv.pk] = tuple(raw)
+
+        for item in items:
+            msg = item.message
+            token = self.token_of[id(item)]
+            target = None
+            if msg.thread.conversation_id:
+                target = convs.get(msg.thread.conversation_id)
+                self._join(("conv", msg.thread.conversation_id), token)
+            if target is None:
+                for k in reversed(msg.thread.keys[:50]):
+                    self._join(("key", k), token)
+                    ref = key_to_conv.get(k)
+                    if ref is not None:
+                        target = ref if isinstance(ref, Conversation) else convs.get(ref)
+                        if target is not None:
+                            break
+            if target is None:
+                target = next(
+                    (
+                        c
+                        for c in by_customer.get(token, [])
+                        if c.status in (*ACTIVE_STATUSES, Status.RESOLVED)
+                        and c.last_activity_at >= item.at - window
+                        and c.opened_at <= item.at
+                    ),
+                    None,
+                )
+            if target is not None and target.merged_into_id:
+                self.fallback.append(item)
+                continue
+            if target is not None:
+                # The case (and, through it, its customer's other messages) is shared.
+                self._join(("case", id(target)), token)
+                if target.pk is not None:
+                    self._join(("conv", target.pk), token)
+            conv, reopened = services.decide_thread(
+                target, at=item.at, window=window, auto=msg.auto_submitted
             )
-            for k, c in new_identities
-        ],
+            is_new = conv is None
+            if conv is None:
+                conv = services.new_conversation_for(
+                    ws, item.customer, msg, item.at, item.prepared.text
+                )
+                self.new_convs.append((token, conv))
+                self._join(("case", id(conv)), token)
+            fields = services.apply_customer_message(
+                conv,
+                channel=msg.channel,
+                at=item.at,
+                auto=msg.auto_submitted,
+                sentiment=None,
+                reopened=reopened,
+            )
+            if not is_new:
+                self.touched[id(conv)] |= fields
+                self.updated[id(conv)] = (token, conv)
+            lst = by_customer[token]
+            if conv in lst:
+                lst.remove(conv)
+            lst.insert(0, conv)
+            lst.sort(key=lambda c: c.last_activity_at, reverse=True)
+            for k in services.thread_keys_of(msg):
+                self._join(("key", k), token)
+                key_to_conv.setdefault(k, conv)
+                self.key_rows.append((token, conv, k))
+            if reopened:
+                self.extra_entries.append((token, services.reopen_entry(conv, item.at)))
+            item.conversation, item.reopened = conv, reopened
+            item.entry = services.customer_entry(
+                ws, conv, item.customer, msg, item.at, item.prepared
+            )
+            self.items.append(item)
+
+    def _candidate_rows(self, customer_ids: list[int]) -> list[tuple]:
+        table = Conversation._meta.db_table
+        out: list[tuple] = []
+        with connection.cursor() as cursor:
+            for start in range(0, len(customer_ids), CHUNK):
+                chunk = customer_ids[start : start + CHUNK]
+                cursor.execute(
+                    f"SELECT {rows.columns(Conversation)} FROM {table} "  # noqa: S608
+                    'WHERE "workspace_id" = %s AND "customer_id" IN ('
+                    + ", ".join(["%s"] * len(chunk))
+                    + ') AND "last_activity_at" >= %s',
+                    [self.workspace.pk, *chunk, self.since],
+                )
+                out.extend(cursor.fetchall())
+        return out
+
+    # What a change to a case touches: every write path sets one of these (save() and
+    # the batch stamp updated_at; QuerySet.update() callers change status, counts,
+    # activity, merge or customer). Read as text: no datetime parsing under the lock.
+    _VERSION_SQL = (
+        'SELECT "id", "customer_id", "status", "message_count", "merged_into_id", '
+        'CAST("updated_at" AS TEXT), CAST("last_activity_at" AS TEXT), '
+        'CAST("resolved_at" AS TEXT), CAST("snoozed_until" AS TEXT) '
+        'FROM "conversations_conversation" WHERE "workspace_id" = %s AND "customer_id" IN '
     )
-    out = []
-    for item, key in resolved:
-        item.customer = customer_for(key)
-        if not item.customer.name and item.message.sender.name:
-            item.customer.name = item.message.sender.name[:200]
-            Customer.objects.filter(pk=item.customer.pk).update(name=item.customer.name)
-        out.append(item)
-    return out
+
+    def _versions(self, customer_ids: list[int]) -> dict[int, set[tuple]]:
+        """Per customer, the version of each case in the window (compared in ``stale``)."""
+        out: dict[int, set[tuple]] = {c: set() for c in customer_ids}
+        with connection.cursor() as cursor:
+            for start in range(0, len(customer_ids), CHUNK):
+                chunk = customer_ids[start : start + CHUNK]
+                cursor.execute(
+                    self._VERSION_SQL
+                    + "("
+                    + ", ".join(["%s"] * len(chunk))
+                    + ') AND "last_activity_at" >= %s',
+                    [self.workspace.pk, *chunk, self.since],
+                )
+                for row in cursor.fetchall():
+                    out[row[1]].add(tuple(row))
+        return out
+
+    def _rows_by_id(self, ids: list[int]) -> list[tuple]:
+        table = Conversation._meta.db_table
+        out: list[tuple] = []
+        with connection.cursor() as cursor:
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start : start + CHUNK]
+                cursor.execute(
+                    f"SELECT {rows.columns(Conversation)} FROM {table} "  # noqa: S608
+                    'WHERE "workspace_id" = %s AND "id" IN ('
+                    + ", ".join(["%s"] * len(chunk))
+                    + ")",
+                    [self.workspace.pk, *chunk],
+                )
+                out.extend(cursor.fetchall())
+        return out
+
+    # -- under the lock ---------------------------------------------------------------
+
+    def stale(self) -> set[object]:
+        """The groups whose reads no longer hold (run holding the write lock)."""
+        ws = self.workspace
+        changed: list[object] = []
+        by_kind: dict[str, list[str]] = defaultdict(list)
+        for kind, value in self.owners_seen:
+            by_kind[kind].append(value)
+        now: dict[tuple[str, str], int | None] = dict.fromkeys(self.owners_seen)
+        for kind, values in by_kind.items():
+            for start in range(0, len(values), CHUNK):
+                chunk = values[start : start + CHUNK]
+                for _kind, value, cust_id in rows.values(
+                    Identity,
+                    ("kind", "value", "customer_id"),
+                    '"workspace_id" = %s AND "kind" = %s AND "value" IN ('
+                    + ", ".join(["%s"] * len(chunk))
+                    + ")",
+                    [ws.pk, kind, *chunk],
+                ):
+                    now[(kind, value)] = cust_id
+        changed += [("claim", *k) for k, v in now.items() if v != self.owners_seen[k]]
+        ids = sorted(self.customers_seen)
+        names = ("id", "workspace_id", "name", "owner_id", "tier")
+        fresh: dict[int, tuple] = {}
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            for values in rows.values(
+                Customer,
+                names,
+                '"workspace_id" = %s AND "id" IN (' + ", ".join(["%s"] * len(chunk)) + ")",
+                [ws.pk, *chunk],
+            ):
+                fresh[values[0]] = values
+        changed += [("cust", c) for c in ids if fresh.get(c) != self.customers_seen[c]]
+        if self.convs_seen:
+            now_convs = self._versions(sorted(self.convs_seen))
+            for c, seen in self.convs_seen.items():
+                if now_convs[c] != seen:
+                    # The customer's items, and any item threaded into one of the
+                    # changed cases by a hint.
+                    changed.append(("cust", c))
+                    changed += [("conv", raw[0]) for raw in seen ^ now_convs[c]]
+        if self.keys_seen:
+            now_keys: dict[str, int | None] = dict.fromkeys(self.keys_seen)
+            keys = sorted(self.keys_seen)
+            for start in range(0, len(keys), CHUNK):
+                for key, conv_id in ThreadKey.objects.filter(
+                    workspace=ws, key__in=keys[start : start + CHUNK]
+                ).values_list("key", "conversation_id"):
+                    now_keys[key] = conv_id
+            changed += [("key", k) for k, v in now_keys.items() if v != self.keys_seen[k]]
+        if self.wanted_seen:
+            now_rows: dict[int, tuple | None] = dict.fromkeys(self.wanted_seen)
+            for raw in self._rows_by_id(sorted(self.wanted_seen)):
+                now_rows[raw[0]] = tuple(raw)
+            changed += [("conv", c) for c, v in now_rows.items() if v != self.wanted_seen[c]]
+        return {self._find(t) for t in changed if t in self.parent}
+
+    def write(self, skip: set[object] = frozenset()) -> tuple[list[_Item], list[_Item]]:
+        """Write every group not in ``skip``; returns (written items, skipped items)."""
+
+        def mask(pairs: list) -> list[bool]:
+            return [not skip or self._find(p[0]) not in skip for p in pairs]
+
+        ws = self.workspace
+        bulk.insert_prepared(self.p_customers, mask(self.new_customers))
+        bulk.insert_prepared(self.p_identities, mask(self.new_identities))
+        for keep, (_t, customer) in zip(mask(self.name_fills), self.name_fills, strict=True):
+            if keep:
+                Customer.objects.filter(pk=customer.pk).update(name=customer.name)
+        conv_mask = mask(self.new_convs)
+        if any(conv_mask):
+            number = services._allocate_numbers(ws, sum(conv_mask))
+            numbers = []
+            for keep in conv_mask:
+                numbers.append(number if keep else None)
+                number += keep
+            self.p_convs.set("number", numbers)
+            bulk.insert_prepared(self.p_convs, conv_mask)
+        for pairs, (sql, params) in self.p_updates:
+            keep = mask(pairs)
+            bulk.update_prepared(
+                Conversation, sql, [p for p, k in zip(params, keep, strict=True) if k]
+            )
+        bulk.insert_prepared(self.p_entries, mask(self.entries))
+        key_rows = [
+            (c, k)
+            for keep, (_t, c, k) in zip(mask(self.key_rows), self.key_rows, strict=True)
+            if keep
+        ]
+        if key_rows:
+            ThreadKey.objects.bulk_create(
+                [ThreadKey(workspace=ws, conversation=c, key=k) for c, k in key_rows],
+                batch_size=CHUNK,
+                ignore_conflicts=True,
+            )
+        written, skipped = [], []
+        for item in self.items:
+            if not skip or self._find(self.token_of[id(item)]) not in skip:
+                written.append(item)
+            else:  # planned again, from fresh reads
+                item.customer = item.conversation = item.entry = None
+                item.reopened = False
+                skipped.append(item)
+        return written, skipped
 
 
 def _store_batch(
     workspace: Workspace, items: list[_Item], fallback: list[_Item]
 ) -> list[TimelineEntry]:
-    items = _resolve_customers(workspace, items, fallback)
-    if not items:
-        return []
-    window = dt.timedelta(days=workspace.reopen_window_days)
-    earliest = min(i.at for i in items)
-    customer_ids = {i.customer.pk for i in items}
+    """Plan without the lock, then check and write under it (see ``_Plan``).
 
-    # Candidates for cross-channel continuity, per customer, newest activity first.
-    by_customer: dict[int, list[Conversation]] = defaultdict(list)
-    convs: dict[int, Conversation] = {}
-    ids = list(customer_ids)
-    candidate = {*ACTIVE_STATUSES, Status.RESOLVED}
-    since = connection.ops.adapt_datetimefield_value(earliest - window)
-    for start in range(0, len(ids), CHUNK):
-        # The status is checked here, not in SQL: with it in the WHERE clause SQLite
-        # picks the (workspace, status, activity) index and reads every case active in
-        # the window (35 ms per 1,000 messages on the bench database, growing with
-        # each import) instead of seeking each customer's recent cases (2.5 ms).
-        # Raw SQL and rows.fetch: the ORM's compiler and Model.__init__ cost twice the query.
-        chunk = ids[start : start + CHUNK]
-        for conv in rows.fetch(
-            Conversation,
-            '"workspace_id" = %s AND "customer_id" IN ('
-            + ", ".join(["%s"] * len(chunk))
-            + ') AND "last_activity_at" >= %s',
-            [workspace.pk, *chunk, since],
-        ):
-            if conv.status not in candidate:
-                continue
-            convs[conv.pk] = conv
-            by_customer[conv.customer_id].append(conv)
+    Call outside any transaction: the plan's reads must not hold the write lock.
+    """
+    return _write(_Plan(workspace, fallback).make(items))
 
-    for lst in by_customer.values():
-        # Newest activity first, as the per-message path asks (ORDER BY … DESC, id DESC).
-        lst.sort(key=lambda c: (c.last_activity_at, c.pk), reverse=True)
 
-    # Explicit hints: thread keys and conversation ids.
-    keys = list({k for i in items for k in i.message.thread.keys[:50]})
-    key_to_conv: dict[str, object] = {}
-    for start in range(0, len(keys), CHUNK):
-        for key, conv_id in ThreadKey.objects.filter(
-            workspace=workspace, key__in=keys[start : start + CHUNK]
-        ).values_list("key", "conversation_id"):
-            key_to_conv[key] = conv_id
-    wanted = {v for v in key_to_conv.values()} | {
-        i.message.thread.conversation_id for i in items if i.message.thread.conversation_id
-    }
-    wanted -= set(convs)
-    if wanted:
-        for conv in Conversation.objects.filter(workspace=workspace, pk__in=wanted):
-            convs[conv.pk] = conv
-
-    new_convs: list[Conversation] = []
-    touched: dict[int, set[str]] = defaultdict(set)
-    reopen_entries: list[tuple[Conversation, dt.datetime]] = []
-    key_rows: list[tuple[Conversation, str]] = []
-    stored: list[_Item] = []
-    for item in items:
-        msg = item.message
-        target = None
-        if msg.thread.conversation_id:
-            target = convs.get(msg.thread.conversation_id)
-        if target is None:
-            for k in reversed(msg.thread.keys[:50]):
-                ref = key_to_conv.get(k)
-                if ref is not None:
-                    target = ref if isinstance(ref, Conversation) else convs.get(ref)
-                    if target is not None:
-                        break
-        if target is None:
-            target = next(
-                (
-                    c
-                    for c in by_customer.get(item.customer.pk, [])
-                    if c.status in (*ACTIVE_STATUSES, Status.RESOLVED)
-                    and c.last_activity_at >= item.at - window
-                    and c.opened_at <= item.at
-                ),
-                None,
-            )
-        if target is not None and target.merged_into_id:
-            fallback.append(item)
-            continue
-        conv, reopened = services.decide_thread(
-            target, at=item.at, window=window, auto=msg.auto_submitted
-        )
-        is_new = conv is None
-        if conv is None:
-            conv = services.new_conversation_for(
-                workspace, item.customer, msg, item.at, item.prepared.text
-            )
-            new_convs.append(conv)
-        fields = services.apply_customer_message(
-            conv,
-            channel=msg.channel,
-            at=item.at,
-            auto=msg.auto_submitted,
-            sentiment=None,
-            reopened=reopened,
-        )
-        if not is_new:
-            touched[id(conv)] |= fields
-        lst = by_customer[item.customer.pk]
-        if conv in lst:
-            lst.remove(conv)
-        lst.insert(0, conv)
-        lst.sort(key=lambda c: c.last_activity_at, reverse=True)
-        for k in services.thread_keys_of(msg):
-            key_to_conv.setdefault(k, conv)
-            key_rows.append((conv, k))
-        if reopened:
-            reopen_entries.append((conv, item.at))
-        item.conversation, item.reopened = conv, reopened
-        stored.append(item)
-
-    if new_convs:
-        first = services._allocate_numbers(workspace, len(new_convs))
-        for n, conv in enumerate(new_convs):
-            conv.number = first + n
-        insert_rows(Conversation, new_convs)
-    updated = [c for c in convs.values() if id(c) in touched]
-    if updated:
-        fields = sorted(set().union(*(touched[id(c)] for c in updated)) | {"updated_at"})
-        now = timezone.now()
-        for c in updated:
-            c.updated_at = now
-        update_rows(Conversation, updated, fields)
-
-    entries = []
-    for item in stored:
-        item.entry = services.customer_entry(
-            workspace, item.conversation, item.customer, item.message, item.at, item.prepared
-        )
-        entries.append(item.entry)
-    entries += [services.reopen_entry(conv, at) for conv, at in reopen_entries]
-    insert_rows(TimelineEntry, entries)
-    if key_rows:
-        ThreadKey.objects.bulk_create(
-            [ThreadKey(workspace=workspace, conversation=c, key=k) for c, k in key_rows],
-            batch_size=CHUNK,
-            ignore_conflicts=True,
-        )
-    return [i.entry for i in stored]
+def _write(plan: _Plan) -> list[TimelineEntry]:
+    workspace, fallback = plan.workspace, plan.fallback
+    with transaction.atomic():  # the write lock, on SQLite
+        written, skipped = plan.write(plan.stale())
+        if skipped:
+            again = _Plan(workspace, fallback).make(skipped)
+            written += again.write()[0]
+        entry_ids = [i.entry.pk for i in written]
+        if entry_ids:
+            transaction.on_commit(lambda: _after_commit(workspace, entry_ids))
+    return [i.entry for i in written]
 
 
 def _after_commit(workspace: Workspace, entry_ids: list[int]) -> None:
