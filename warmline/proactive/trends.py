@@ -19,18 +19,18 @@ the ``baseline_window`` (14 days) before that window.
 * *previously unseen issue*: ``baseline == 0`` and ``observed`` reaches
   ``new_topic_min_customers`` (3) → flagged (the product promise: the third
   customer within 24 hours);
-* *rise above its own baseline*, with vectors (the replay): the **local test**
-  (:func:`local_rise`) — of the message's k nearest earlier messages from other
-  customers (ranked by cosine minus ``density_weight`` × the neighbour's own local
-  density), how many fall in a recent window, against Binomial(k, the window's share of
-  all watched messages); smallest p over ``local_ks`` × ``rise_windows`` with Bonferroni,
-  at most ``local_alpha``;
-* *rise above its own baseline*, without vectors (or ``local_alpha=None``; also the
-  database path in ``services.py``): ``observed ≥ rise_min_count``, the window's rate is
-  at least ``rise_ratio`` times the baseline rate, and the binomial test for two Poisson
-  counts (given ``observed + baseline`` contacts, each falls in the window with
-  probability window/(window + baseline period) when the rate is steady) gives
-  one-sided p ≤ ``rise_alpha``.
+* *rise above its own baseline*, with vectors (the replay, and live workspaces through
+  ``live.py``): the **local test** (:func:`local_rise`) — of the message's k nearest
+  earlier messages from other customers (ranked by cosine minus ``density_weight`` × the
+  neighbour's own local density), how many fall in a recent window, against Binomial(k,
+  the window's share of all watched messages); smallest p over ``local_ks`` ×
+  ``rise_windows`` with Bonferroni, at most ``local_alpha``;
+* *rise above its own baseline*, without vectors (or ``local_alpha=None``; in a live
+  workspace also while it is young, ``live.is_young``): ``observed ≥ rise_min_count``,
+  the window's rate is at least ``rise_ratio`` times the baseline rate, and the binomial
+  test for two Poisson counts (given ``observed + baseline`` contacts, each falls in the
+  window with probability window/(window + baseline period) when the rate is steady)
+  gives one-sided p ≤ ``rise_alpha``.
 
 Why the local test: on Banking77 a held-out intent that bursts usually sits next to old
 intents (its messages have background neighbours within any fixed radius, so
