@@ -101,12 +101,19 @@ def _adapter(field, connection):
         # Django stores them on SQLite: naive UTC text; anything else takes Django's path.
         fast = connection.vendor == "sqlite" and connection.timezone_name == "UTC"
 
+        seen: dict[dt.datetime, str] = {}  # a batch repeats its stamps and message times
+
         def adapt_datetime(value):
             if value is None:
                 return None
             if fast and value.tzinfo is dt.UTC:
-                # str() of the naive value, without building it: "+00:00" is cut off.
-                return value.isoformat(" ")[:-6]
+                text = seen.get(value)
+                if text is None:
+                    if len(seen) > 4096:
+                        seen.clear()
+                    # str() of the naive value, without building it: "+00:00" is cut off.
+                    text = seen[value] = value.isoformat(" ")[:-6]
+                return text
             return generic(value)
 
         return adapt_datetime
