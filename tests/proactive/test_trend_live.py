@@ -300,3 +300,113 @@ def test_the_cache_is_the_database_and_a_restarted_worker_rebuilds_it(
     kept.sync(below=last.pk + 1, now=last.occurred_at)
     assert gone not in kept.pks[kept.lo : kept.n].tolist()
     assert len(kept) == len(fresh) - 1
+
+
+def test_cache_arrays_stay_sorted_and_bounded():
+    """Rows inserted in filing order (some late), old ones expired from the front: the
+    arrays stay sorted by time, keep every live row with its vector, and are compacted
+    rather than grown while the live count is steady."""
+    rng = np.random.default_rng(0)
+    state = live.Watched(1, 4, span=100.0, density_k=10)
+    kept: dict[int, float] = {}
+    capacities = []
+    for pk in range(1, 20_001):
+        t = pk - (rng.uniform(0, 30) if pk % 7 == 0 else 0.0)  # every 7th is up to 30 late
+        state._insert(pk, pk, pk % 50, t, np.full(4, pk, np.float32), 0.5)
+        kept[pk] = t
+        if pk % 100 == 0:  # what sync does: drop rows older than the period
+            cut = pk - 3000.0
+            state.lo += int(np.searchsorted(state.times[state.lo : state.n], cut, side="left"))
+            kept = {k: v for k, v in kept.items() if v >= cut}
+            capacities.append(len(state.pks))
+    rows = slice(state.lo, state.n)
+    assert np.all(np.diff(state.times[rows]) >= 0)
+    assert sorted(state.pks[rows].tolist()) == sorted(kept)
+    assert np.array_equal(state.vectors[rows][:, 0], state.pks[rows].astype(np.float32))
+    assert state.times[rows].tolist() == sorted(kept.values())
+    assert max(capacities[-50:]) <= 1.3 * 3000 + 64  # steady: compacted, not grown
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_of_one_worker_share_the_cache_safely(workspace, monkeypatch):
+    """Eight threads check the same next message of a workspace at once with an empty
+    cache: one rebuilds it under the workspace's lock, the others sync after it; all get
+    the same answer and the cache holds each row once."""
+    import threading
+
+    from django.db import connection
+
+    from tests.factories import ConversationFactory, CustomerFactory
+    from warmline.conversations.models import EntryKind, TimelineEntry
+    from warmline.proactive.models import Topic
+
+    records = stream(seed=3, days=9, per_day=4, bursts=[(8.5, CHEQUE[:3])])
+    third = next(n for n, r in enumerate(records) if r["text"] == CHEQUE[2])
+    records = records[: third + 1]  # the last one is checked: the third cheque report
+    vectors = default_encoder().encode([r["text"] for r in records])
+    topic = Topic.objects.create(workspace=workspace, vector_sum=b"")
+    customers = {}
+    for r, v in zip(records[:-1], vectors, strict=False):
+        customer = customers.get(r["customer"]) or CustomerFactory(workspace=workspace)
+        customers[r["customer"]] = customer
+        conversation = ConversationFactory(customer=customer)
+        entry = TimelineEntry.objects.create(
+            workspace=workspace,
+            conversation=conversation,
+            kind=EntryKind.CUSTOMER_MESSAGE,
+            author_customer=customer,
+            text=r["text"],
+            occurred_at=r["time"],
+        )
+        TopicMessage.objects.create(
+            workspace=workspace,
+            topic=topic,
+            entry=entry,
+            conversation=conversation,
+            customer=customer,
+            occurred_at=r["time"],
+            vector=v.tobytes(),
+        )
+    below = TopicMessage.objects.order_by("pk").last().pk + 1
+    config = TrendConfig(warmup=DAY)
+    ask = dict(
+        workspace_id=workspace.pk,
+        message=below,
+        customer=-1,
+        now=records[-1]["time"],
+        start=records[0]["time"],
+        vector=vectors[-1],
+        config=config,
+    )
+    answers, errors, barrier = [], [], threading.Barrier(8)
+    rebuilds = []
+    rebuild = live.Watched.rebuild
+
+    def counted(self, **kw):
+        rebuilds.append(threading.get_ident())
+        return rebuild(self, **kw)
+
+    monkeypatch.setattr(live.Watched, "rebuild", counted)
+
+    def worker():
+        try:
+            barrier.wait()
+            found = live.check(**ask)
+            answers.append(None if found is None else (found.reason, sorted(found.members)))
+        except Exception as err:  # pragma: no cover - reported below
+            errors.append(err)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and len(answers) == 8
+    assert answers[0] is not None and answers[0][0] == "new_topic"  # the third cheque report
+    assert all(a == answers[0] for a in answers)
+    assert len(rebuilds) == 1  # the others waited for it and found the cache loaded
+    state = live._cache[workspace.pk]
+    held = state.pks[state.lo : state.n].tolist()
+    assert len(held) == len(set(held)) == len(records) - 1

@@ -31,7 +31,8 @@ so threads of one worker share it safely; processes each keep their own.
 **Memory:** per watched message 128 float32 (512 bytes) + id, entry, customer (int64),
 time (float64) and density (float32): about 550 bytes, so 3.3 MB for 6,000 watched
 messages. At most :data:`MAX_WORKSPACES` workspaces are kept per process (least recently
-used dropped first); arrays grow by doubling and are compacted when half is expired.
+used dropped first); arrays keep a quarter of headroom, are compacted in place when full
+and grow only when less than a quarter would be free.
 
 **The young-workspace fallback.** Densities are measured on each message's own past, so
 in a workspace's first weeks they are underestimated, worst for the oldest messages,
@@ -142,7 +143,7 @@ class Watched:
                 past = np.flatnonzero((times[:i] >= t - self.span) & (times[:i] <= t))
                 density[i] = trend_math.local_density(sims[j, past], self.density_k)
         order = keep[np.lexsort((keep, times[keep]))]  # by time, ties in filing order
-        self._alloc(max(1024, len(order) * 5 // 4))
+        self._alloc(max(1024, len(order) + len(order) // 4 + 64))
         n = len(order)
         self.pks[:n] = [rows[i][0] for i in order.tolist()]
         self.entries[:n] = [rows[i][1] for i in order.tolist()]
@@ -156,14 +157,15 @@ class Watched:
         self.loaded = True
 
     def _insert(self, pk: int, entry: int, customer: int, t: float, v, density: float) -> None:
-        if self.n == len(self.pks):
+        if self.n == len(self.pks):  # full: compact, or grow when a quarter is not free
             live = self.n - self.lo
-            if self.lo * 2 < len(self.pks):  # mostly live: grow
+            want = max(1024, live + live // 4 + 64)
+            if want > len(self.pks):
                 old = {name: getattr(self, name)[self.lo : self.n] for name in self._ARRAYS}
-                self._alloc(2 * len(self.pks))
+                self._alloc(want)
                 for name, values in old.items():
                     getattr(self, name)[:live] = values
-            else:  # mostly expired: compact
+            else:
                 for name in self._ARRAYS:
                     arr = getattr(self, name)
                     arr[:live] = arr[self.lo : self.n]
