@@ -1,26 +1,32 @@
-"""Deferred empathy analysis for bulk-imported messages."""
+"""Deferred work for messages that arrived in bulk: empathy analysis, and taking up
+the live ones (routing, SLA clocks, escalation) as the per-message path does at once."""
 
 from __future__ import annotations
 
 from django.db import transaction
 
 from warmline.db.bulk import update_rows
-from warmline.empathy.services import prepare_inbound
+from warmline.empathy.services import Prepared, prepare_inbound
+from warmline.tenancy.models import Workspace
 
+from . import services
 from .announce import message_stored
 from .models import Conversation, EntryKind, TimelineEntry
 
 
-def analyse_entries(*, workspace_id: int, entry_ids: list[int]) -> int:
+def analyse_entries(
+    *, workspace_id: int, entry_ids: list[int], new_conversation_ids: list[int] = ()
+) -> int:
     entries = list(
         TimelineEntry.objects.filter(
             workspace_id=workspace_id, pk__in=entry_ids, kind=EntryKind.CUSTOMER_MESSAGE
         ).order_by("occurred_at", "id")
     )
     by_conv: dict[int, list[TimelineEntry]] = {}
+    prepared: dict[int, Prepared] = {}
     for e in entries:
         # The text was redacted on the way in; analysis needs no second pass.
-        p = prepare_inbound(text=e.text, html="", redact=False)
+        p = prepared[e.pk] = prepare_inbound(text=e.text, html="", redact=False)
         e.language, e.sentiment, e.signals = p.language, p.sentiment, p.signals
         by_conv.setdefault(e.conversation_id, []).append(e)
     with transaction.atomic():
@@ -35,6 +41,17 @@ def analyse_entries(*, workspace_id: int, entry_ids: list[int]) -> int:
                     conv.sentiment_lowest = e.sentiment
                 conv.sentiment_last = e.sentiment
             conv.save(update_fields=["sentiment_first", "sentiment_lowest", "sentiment_last"])
+        new_cases = set(new_conversation_ids)
+        services.take_up_bulk(
+            workspace=Workspace.objects.get(pk=workspace_id),
+            entries=entries,
+            prepared=prepared,
+            new_conversation_ids=new_cases,
+        )
+        opener: dict[int, int] = {}  # the first of the batch's entries in each new case
+        for e in entries:
+            if e.conversation_id in new_cases:
+                opener.setdefault(e.conversation_id, e.pk)
         for e in entries:
             transaction.on_commit(
                 lambda e=e: message_stored(
@@ -42,7 +59,7 @@ def analyse_entries(*, workspace_id: int, entry_ids: list[int]) -> int:
                     entry_id=e.pk,
                     conversation_id=e.conversation_id,
                     customer_id=e.author_customer_id,
-                    created_conversation=False,
+                    created_conversation=opener.get(e.conversation_id) == e.pk,
                     reopened=False,
                 )
             )

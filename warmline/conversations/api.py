@@ -268,7 +268,10 @@ def post_message(request, payload: MessageIn):
 
 @router.post("/messages/bulk", response={200: BulkOut, **ERRORS})
 def post_messages_bulk(request, payload: BulkIn):
-    """Ingest up to 1,000 messages; one bad message is reported, the others are kept."""
+    """Ingest up to 1,000 messages; one bad message is reported, the others are kept.
+
+    Stored before the answer; analysis, and routing / SLA clocks / escalation for
+    messages sent in the last 24 hours, follow in the worker (docs/ingest.md)."""
     with ingest_batch.no_gc():
         outcomes = ingest_batch.ingest_many(
             workspace=_ws(request), messages=[m.to_inbound() for m in payload.messages]

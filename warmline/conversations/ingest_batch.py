@@ -693,16 +693,18 @@ def _write(plan: _Plan) -> list[TimelineEntry]:
     workspace, fallback = plan.workspace, plan.fallback
     with transaction.atomic():  # the write lock, on SQLite
         written, skipped = plan.write(plan.stale())
+        plans = [plan]
         if skipped:
-            again = _Plan(workspace, fallback).make(skipped)
-            written += again.write()[0]
+            plans.append(_Plan(workspace, fallback).make(skipped))
+            written += plans[-1].write()[0]
         entry_ids = [i.entry.pk for i in written]
+        new_cases = sorted({c.pk for p in plans for _, c in p.new_convs if c.pk is not None})
         if entry_ids:
-            transaction.on_commit(lambda: _after_commit(workspace, entry_ids))
+            transaction.on_commit(lambda: _after_commit(workspace, entry_ids, new_cases))
     return [i.entry for i in written]
 
 
-def _after_commit(workspace: Workspace, entry_ids: list[int]) -> None:
+def _after_commit(workspace: Workspace, entry_ids: list[int], new_cases: list[int]) -> None:
     from .tasks import analyse_entries
 
-    analyse_entries(workspace.pk, entry_ids)
+    analyse_entries(workspace.pk, entry_ids, new_cases)

@@ -348,8 +348,13 @@ def customer_entry(
 
 
 def _escalation_reasons(
-    conv: Conversation, prepared: Prepared, new_conversation: bool
+    conv: Conversation,
+    prepared: Prepared,
+    new_conversation: bool,
+    stored: TimelineEntry | None = None,
 ) -> list[str]:
+    """Why this message needs someone now; ``stored``: the message's own entry when it is
+    already in the timeline (bulk), so the history read is what came before it."""
     previous: list[float] = []
     if (
         not new_conversation
@@ -357,15 +362,102 @@ def _escalation_reasons(
         and prepared.sentiment <= escalation.SHARP_SHIFT_FLOOR
     ):
         # Only a clearly negative message can be a sharp drop: read history just then.
+        before, params = "", []
+        if stored is not None:
+            at = connection.ops.adapt_datetimefield_value(stored.occurred_at)
+            before = 'AND ("occurred_at" < %s OR ("occurred_at" = %s AND "id" < %s)) '
+            params = [at, at, stored.pk]
         with connection.cursor() as cursor:
             cursor.execute(
-                'SELECT "sentiment" FROM "conversations_timelineentry" '
+                # Fixed SQL text (``before`` is one of two constants); values are parameters.
+                'SELECT "sentiment" FROM "conversations_timelineentry" '  # noqa: S608
                 'WHERE "conversation_id" = %s AND "kind" = %s AND "sentiment" IS NOT NULL '
-                'ORDER BY "occurred_at" DESC, "id" DESC LIMIT %s',
-                [conv.pk, EntryKind.CUSTOMER_MESSAGE.value, escalation.SHIFT_WINDOW],
+                + before
+                + 'ORDER BY "occurred_at" DESC, "id" DESC LIMIT %s',
+                [conv.pk, EntryKind.CUSTOMER_MESSAGE.value, *params, escalation.SHIFT_WINDOW],
             )
             previous = [row[0] for row in cursor.fetchall()][::-1]
     return escalation.escalation_reasons(previous, prepared)
+
+
+# Bulk messages at most this old are live work: their new cases are routed and get SLA
+# clocks, and they can escalate. Older ones are history being imported, which must not
+# fill agents' queues or set off breach alerts for cases nobody was ever asked to take.
+LIVE_BULK_WINDOW = dt.timedelta(hours=24)
+
+
+def take_up_bulk(
+    *,
+    workspace: Workspace,
+    entries: list[TimelineEntry],
+    prepared: dict[int, Prepared],
+    new_conversation_ids: set[int],
+    now: dt.datetime | None = None,
+) -> int:
+    """What the per-message path does at ingest, for bulk messages, once analysed.
+
+    Bulk ingest stores a thousand messages without routing or analysis (that is what
+    makes it fast); the worker then gives live messages the same treatment: a new case
+    is routed (the customer's owner first) with an assignment entry, its SLA clocks
+    start from its opening, a follow-up starts the next-response clock, and anger,
+    churn talk or a sharp drop escalates. Returns how many cases were routed.
+    Call inside a transaction, in time order (``entries`` sorted by occurrence).
+    """
+    now = now or timezone.now()
+    live = [e for e in entries if not e.is_auto_reply and now - e.occurred_at <= LIVE_BULK_WINDOW]
+    if not live:
+        return 0
+    convs = {
+        c.pk: c
+        for c in Conversation.objects.select_for_update()
+        .select_related("customer")
+        .filter(workspace=workspace, pk__in={e.conversation_id for e in live})
+    }
+    routed: set[int] = set()
+    for e in live:
+        conv = convs.get(e.conversation_id)
+        if conv is None or conv.status not in ACTIVE_STATUSES:
+            continue
+        customer = conv.customer
+        opening = conv.pk in new_conversation_ids and conv.pk not in routed
+        fields: set[str] = set()
+        if opening:
+            routed.add(conv.pk)
+            decision = routing.route(
+                workspace=workspace, customer=customer, channel=conv.channel, at=conv.opened_at
+            )
+            if decision.member is not None and decision.member.pk != conv.owner_id:
+                conv.owner = decision.member
+                fields.add("owner")
+            if conv.sla_policy_id is None:
+                fields |= sla.start(conv, workspace, tier=customer.tier, at=conv.opened_at)
+            if decision.member is not None:
+                _system_entry(
+                    conv,
+                    EntryKind.ASSIGNMENT,
+                    e.occurred_at,
+                    data={"owner": [None, decision.member.pk], "reason": decision.reason},
+                    text=decision.reason,
+                )
+                if customer.owner_id is None and (
+                    count_for_customer(workspace=workspace, customer=customer) == 1
+                ):
+                    # A customer's first conversation gives them their dedicated advocate.
+                    Customer.objects.filter(pk=customer.pk, owner__isnull=True).update(
+                        owner=decision.member
+                    )
+                    customer.owner = decision.member
+        else:
+            fields |= sla.on_customer_message(conv, workspace, e.occurred_at)
+        reasons = _escalation_reasons(conv, prepared[e.pk], opening, stored=e)
+        if reasons:
+            conv.escalated_at = e.occurred_at
+            fields.add("escalated_at")
+        if fields:
+            conv.save(update_fields=sorted(fields | {"updated_at"}))
+        if reasons:
+            _escalate(workspace, conv, e, reasons, e.occurred_at)
+    return len(routed)
 
 
 ESCALATION_TEXT = {

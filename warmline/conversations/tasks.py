@@ -9,9 +9,15 @@ from . import analysis, announce, sla
 
 
 @db_task()
-def analyse_entries(workspace_id: int, entry_ids: list[int]) -> int:
-    """Signals for messages that arrived through bulk import."""
-    return analysis.analyse_entries(workspace_id=workspace_id, entry_ids=entry_ids)
+def analyse_entries(
+    workspace_id: int, entry_ids: list[int], new_conversation_ids: list[int] | None = None
+) -> int:
+    """Signals for messages that arrived in bulk, and taking up the live ones."""
+    return analysis.analyse_entries(
+        workspace_id=workspace_id,
+        entry_ids=entry_ids,
+        new_conversation_ids=new_conversation_ids or [],
+    )
 
 
 @db_task()
