@@ -174,24 +174,10 @@ def _drop_known(workspace: Workspace, items: list[_Item], outcomes: list) -> lis
             by_channel[i.message.channel].add(i.message.external_id)
     known: dict[tuple[str, str], tuple[int, int, int]] = {}
     for channel, id_set in by_channel.items():
-        ids = sorted(id_set)
-        for start in range(0, len(ids), CHUNK):
-            # Filter on the channel too: the unique index is (workspace, channel,
-            # external_id), and without the channel the lookup scans the workspace's
-            # whole timeline (0.9 s per chunk on a 1M-entry database).
-            chunk = ids[start : start + CHUNK]
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    'SELECT e."external_id", e."id", e."conversation_id", c."customer_id" '
-                    'FROM "conversations_timelineentry" e JOIN "conversations_conversation" c '
-                    'ON c."id" = e."conversation_id" WHERE e."workspace_id" = %s '
-                    'AND e."channel" = %s AND e."external_id" IN ('
-                    + ", ".join(["%s"] * len(chunk))
-                    + ")",
-                    [workspace.pk, channel, *chunk],
-                )
-                for ex, pk, conv_id, cust_id in cursor.fetchall():
-                    known[(channel, ex)] = (pk, conv_id, cust_id)
+        for ex, pk, conv_id, cust_id in _select_in(
+            _KNOWN, sorted(id_set), before=[workspace.pk, channel]
+        ):
+            known[(channel, ex)] = (pk, conv_id, cust_id)
     first_seen: dict[tuple[str, str], int] = {}
     kept = []
     for item in items:
@@ -209,17 +195,49 @@ def _drop_known(workspace: Workspace, items: list[_Item], outcomes: list) -> lis
     return kept
 
 
-def _claims_by_kind(claims: list[IdentityClaim]) -> list[tuple[str, list[str]]]:
-    """(kind, up to CHUNK distinct values) groups, for lookups on the identity index."""
-    by_kind: dict[str, list[str]] = defaultdict(list)
-    for c in claims:
-        by_kind[c.kind].append(c.value)
-    out = []
-    for kind, values in by_kind.items():
-        values = list(set(values))
+def _select_in(head: str, values: list, tail: str = "", before=(), after=()) -> list[tuple]:
+    """Rows of ``head (values…) tail``, one ``IN`` list of at most CHUNK values a query.
+
+    ``head`` and ``tail`` are fixed SQL text of this module; values are parameters.
+    """
+    out: list[tuple] = []
+    with connection.cursor() as cursor:
         for start in range(0, len(values), CHUNK):
-            out.append((kind, values[start : start + CHUNK]))
+            chunk = values[start : start + CHUNK]
+            cursor.execute(
+                head + "(" + ", ".join(["%s"] * len(chunk)) + ")" + tail,
+                [*before, *chunk, *after],
+            )
+            out.extend(cursor.fetchall())
     return out
+
+
+# Filtered on the channel too: the unique index is (workspace, channel, external_id),
+# and without the channel the lookup scans the workspace's whole timeline (0.9 s per
+# 500 ids on a 1M-entry database).
+_KNOWN = (
+    'SELECT e."external_id", e."id", e."conversation_id", c."customer_id" '
+    'FROM "conversations_timelineentry" e JOIN "conversations_conversation" c '
+    'ON c."id" = e."conversation_id" WHERE e."workspace_id" = %s AND e."channel" = %s '
+    'AND e."external_id" IN '
+)
+_CONVERSATION = 'FROM "conversations_conversation" WHERE "workspace_id" = %s AND '
+# What a change to a case touches: every write path sets one of these (save() and
+# the batch stamp updated_at; QuerySet.update() callers change status, counts,
+# activity, merge or customer). Read as text: no datetime parsing under the lock.
+_VERSION = (
+    'SELECT "id", "customer_id", "status", "message_count", "merged_into_id", '
+    'CAST("updated_at" AS TEXT), CAST("last_activity_at" AS TEXT), '
+    'CAST("resolved_at" AS TEXT), CAST("snoozed_until" AS TEXT) '
+)
+_CUSTOMER = (
+    'SELECT "id", "workspace_id", "name", "owner_id", "tier" FROM "customers_customer" '
+    'WHERE "workspace_id" = %s AND "id" IN '
+)
+_IDENTITY = (
+    'SELECT "kind", "value", "customer_id" FROM "customers_identity" '
+    'WHERE "workspace_id" = %s AND "kind" = %s AND "value" IN '
+)
 
 
 class _Plan:
@@ -306,20 +324,10 @@ class _Plan:
     def _resolve_customers(self, items: list[_Item]) -> list[_Item]:
         """Customers for every item; items whose identities name two customers go to fallback."""
         ws = self.workspace
-        owner: dict[tuple[str, str], object] = {}
-        for kind, values in _claims_by_kind([c for i in items for c in i.claims]):
-            for value in values:
-                self.owners_seen[(kind, value)] = None
-            for _kind, value, cust_id in rows.values(
-                Identity,
-                ("kind", "value", "customer_id"),
-                '"workspace_id" = %s AND "kind" = %s AND "value" IN ('
-                + ", ".join(["%s"] * len(values))
-                + ")",
-                [ws.pk, kind, *values],
-            ):
-                owner[(kind, value)] = cust_id
-                self.owners_seen[(kind, value)] = cust_id
+        self.owners_seen = self._owners({(c.kind, c.value) for i in items for c in i.claims})
+        owner: dict[tuple[str, str], object] = {
+            k: v for k, v in self.owners_seen.items() if v is not None
+        }
         resolved: list[tuple[_Item, object]] = []
         placeholder: dict[object, Customer] = {}
         for item in items:
@@ -355,20 +363,13 @@ class _Plan:
                         )
                     )
             resolved.append((item, token))
-        existing: dict[int, Customer] = {}
+        self.customers_seen = self._customers(sorted({t[1] for _, t in resolved if t[0] == "cust"}))
         names = ("id", "workspace_id", "name", "owner_id", "tier")
-        ids = sorted({t[1] for _, t in resolved if t[0] == "cust"})
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start : start + CHUNK]
-            for values in rows.values(
-                Customer,
-                names,
-                '"workspace_id" = %s AND "id" IN (' + ", ".join(["%s"] * len(chunk)) + ")",
-                [ws.pk, *chunk],
-            ):
-                # The other columns stay deferred, as with .only(): read on access.
-                existing[values[0]] = rows.loaded(Customer, names, values, "default")
-                self.customers_seen[values[0]] = values
+        existing: dict[int, Customer] = {
+            # The other columns stay deferred, as with .only(): read on access.
+            pk: rows.loaded(Customer, names, values, "default")
+            for pk, values in self.customers_seen.items()
+        }
         # An identity's customer is set once that customer has a key (see ``write``).
         for token, identity in self.new_identities:
             if token[0] == "cust":
@@ -511,64 +512,51 @@ class _Plan:
             )
             self.items.append(item)
 
-    def _candidate_rows(self, customer_ids: list[int]) -> list[tuple]:
-        table = Conversation._meta.db_table
-        out: list[tuple] = []
-        with connection.cursor() as cursor:
-            for start in range(0, len(customer_ids), CHUNK):
-                chunk = customer_ids[start : start + CHUNK]
-                cursor.execute(
-                    f"SELECT {rows.columns(Conversation)} FROM {table} "  # noqa: S608
-                    'WHERE "workspace_id" = %s AND "customer_id" IN ('
-                    + ", ".join(["%s"] * len(chunk))
-                    + ') AND "last_activity_at" >= %s',
-                    [self.workspace.pk, *chunk, self.since],
-                )
-                out.extend(cursor.fetchall())
-        return out
+    def _owners(self, claims: set[tuple[str, str]]) -> dict[tuple[str, str], int | None]:
+        """The customer each identity belongs to (None: unknown)."""
+        found: dict[tuple[str, str], int | None] = dict.fromkeys(claims)
+        by_kind: dict[str, list[str]] = defaultdict(list)
+        for kind, value in sorted(claims):
+            by_kind[kind].append(value)
+        for kind, values in by_kind.items():
+            for _kind, value, customer_id in _select_in(
+                _IDENTITY, values, before=[self.workspace.pk, kind]
+            ):
+                found[(kind, value)] = customer_id
+        return found
 
-    # What a change to a case touches: every write path sets one of these (save() and
-    # the batch stamp updated_at; QuerySet.update() callers change status, counts,
-    # activity, merge or customer). Read as text: no datetime parsing under the lock.
-    _VERSION_SQL = (
-        'SELECT "id", "customer_id", "status", "message_count", "merged_into_id", '
-        'CAST("updated_at" AS TEXT), CAST("last_activity_at" AS TEXT), '
-        'CAST("resolved_at" AS TEXT), CAST("snoozed_until" AS TEXT) '
-        'FROM "conversations_conversation" WHERE "workspace_id" = %s AND "customer_id" IN '
-    )
+    def _customers(self, ids: list[int]) -> dict[int, tuple]:
+        """What the batch reads of known customers: (id, workspace, name, owner, tier)."""
+        return {r[0]: tuple(r) for r in _select_in(_CUSTOMER, ids, before=[self.workspace.pk])}
+
+    def _candidate_rows(self, customer_ids: list[int]) -> list[tuple]:
+        return _select_in(
+            f"SELECT {rows.columns(Conversation)} {_CONVERSATION}" + '"customer_id" IN ',
+            customer_ids,
+            ' AND "last_activity_at" >= %s',
+            before=[self.workspace.pk],
+            after=[self.since],
+        )
 
     def _versions(self, customer_ids: list[int]) -> dict[int, set[tuple]]:
         """Per customer, the version of each case in the window (compared in ``stale``)."""
         out: dict[int, set[tuple]] = {c: set() for c in customer_ids}
-        with connection.cursor() as cursor:
-            for start in range(0, len(customer_ids), CHUNK):
-                chunk = customer_ids[start : start + CHUNK]
-                cursor.execute(
-                    self._VERSION_SQL
-                    + "("
-                    + ", ".join(["%s"] * len(chunk))
-                    + ') AND "last_activity_at" >= %s',
-                    [self.workspace.pk, *chunk, self.since],
-                )
-                for row in cursor.fetchall():
-                    out[row[1]].add(tuple(row))
+        for row in _select_in(
+            _VERSION + _CONVERSATION + '"customer_id" IN ',
+            customer_ids,
+            ' AND "last_activity_at" >= %s',
+            before=[self.workspace.pk],
+            after=[self.since],
+        ):
+            out[row[1]].add(tuple(row))
         return out
 
     def _rows_by_id(self, ids: list[int]) -> list[tuple]:
-        table = Conversation._meta.db_table
-        out: list[tuple] = []
-        with connection.cursor() as cursor:
-            for start in range(0, len(ids), CHUNK):
-                chunk = ids[start : start + CHUNK]
-                cursor.execute(
-                    f"SELECT {rows.columns(Conversation)} FROM {table} "  # noqa: S608
-                    'WHERE "workspace_id" = %s AND "id" IN ('
-                    + ", ".join(["%s"] * len(chunk))
-                    + ")",
-                    [self.workspace.pk, *chunk],
-                )
-                out.extend(cursor.fetchall())
-        return out
+        return _select_in(
+            f"SELECT {rows.columns(Conversation)} {_CONVERSATION}" + '"id" IN ',
+            ids,
+            before=[self.workspace.pk],
+        )
 
     # -- under the lock ---------------------------------------------------------------
 
@@ -576,36 +564,10 @@ class _Plan:
         """The groups whose reads no longer hold (run holding the write lock)."""
         ws = self.workspace
         changed: list[object] = []
-        by_kind: dict[str, list[str]] = defaultdict(list)
-        for kind, value in self.owners_seen:
-            by_kind[kind].append(value)
-        now: dict[tuple[str, str], int | None] = dict.fromkeys(self.owners_seen)
-        for kind, values in by_kind.items():
-            for start in range(0, len(values), CHUNK):
-                chunk = values[start : start + CHUNK]
-                for _kind, value, cust_id in rows.values(
-                    Identity,
-                    ("kind", "value", "customer_id"),
-                    '"workspace_id" = %s AND "kind" = %s AND "value" IN ('
-                    + ", ".join(["%s"] * len(chunk))
-                    + ")",
-                    [ws.pk, kind, *chunk],
-                ):
-                    now[(kind, value)] = cust_id
+        now = self._owners(set(self.owners_seen))
         changed += [("claim", *k) for k, v in now.items() if v != self.owners_seen[k]]
-        ids = sorted(self.customers_seen)
-        names = ("id", "workspace_id", "name", "owner_id", "tier")
-        fresh: dict[int, tuple] = {}
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start : start + CHUNK]
-            for values in rows.values(
-                Customer,
-                names,
-                '"workspace_id" = %s AND "id" IN (' + ", ".join(["%s"] * len(chunk)) + ")",
-                [ws.pk, *chunk],
-            ):
-                fresh[values[0]] = values
-        changed += [("cust", c) for c in ids if fresh.get(c) != self.customers_seen[c]]
+        fresh = self._customers(sorted(self.customers_seen))
+        changed += [("cust", c) for c, v in self.customers_seen.items() if fresh.get(c) != v]
         if self.convs_seen:
             now_convs = self._versions(sorted(self.convs_seen))
             for c, seen in self.convs_seen.items():
