@@ -218,6 +218,14 @@ def _plan(workspace, messages):
     return ingest_batch._Plan(workspace, []).make(items)
 
 
+def _write(plan):
+    """What ingest_many does with a plan: write it, then the per-message fallback (where
+    rows lock, PostgreSQL, stale groups go there instead of being planned again)."""
+    ingest_batch._write(plan)
+    for item in plan.fallback:
+        services.ingest(workspace=plan.workspace, message=item.message)
+
+
 def _stale_ids(plan):
     stale = plan.stale()
     return sorted(
@@ -243,7 +251,7 @@ def test_a_case_closed_after_planning_is_not_continued(workspace):
     # Meanwhile an agent closes Ana's case.
     Conversation.objects.filter(pk=ana.conversation.pk).update(status=Status.CLOSED)
     assert _stale_ids(plan) == ["a1"]  # Bo's message is written as planned
-    ingest_batch._write(plan)
+    _write(plan)
     a1 = TimelineEntry.objects.get(workspace=workspace, external_id="a1")
     b1 = TimelineEntry.objects.get(workspace=workspace, external_id="b1")
     assert a1.conversation_id != ana.conversation.pk
@@ -258,7 +266,7 @@ def test_a_customer_created_after_planning_is_used_not_duplicated(workspace):
         workspace=workspace, message=m("first", ext="n0", email="new@example.com")
     )
     assert _stale_ids(plan) == ["n1"]
-    ingest_batch._write(plan)
+    _write(plan)
     n1 = TimelineEntry.objects.get(workspace=workspace, external_id="n1")
     assert n1.author_customer_id == meanwhile.customer.pk
     assert n1.conversation_id == meanwhile.conversation.pk
@@ -274,7 +282,7 @@ def test_a_case_opened_after_planning_is_joined_not_doubled(workspace):
         workspace=workspace, message=m("first", ext="k0", email="cy@example.com")
     )
     assert _stale_ids(plan) == ["k1"]
-    ingest_batch._write(plan)
+    _write(plan)
     k1 = TimelineEntry.objects.get(workspace=workspace, external_id="k1")
     assert k1.conversation_id == meanwhile.conversation.pk
     assert Conversation.objects.filter(workspace=workspace, customer=customer).count() == 1

@@ -654,9 +654,16 @@ def _store_batch(
 def _write(plan: _Plan) -> list[TimelineEntry]:
     workspace, fallback = plan.workspace, plan.fallback
     with transaction.atomic():  # the write lock, on SQLite
+        # Where rows lock (PostgreSQL), the batch's customers are held from here on, as
+        # the per-message path holds its one: nobody threads for them until we commit.
+        services.lock_customers(list(plan.customers_seen))
         written, skipped = plan.write(plan.stale())
         plans = [plan]
-        if skipped:
+        if skipped and connection.features.has_select_for_update:
+            # Their inputs changed, and a new plan could read customers not held here:
+            # the per-message path takes each, with its own lock, after this commit.
+            fallback.extend(skipped)
+        elif skipped:
             plans.append(_Plan(workspace, fallback).make(skipped))
             written += plans[-1].write()[0]
         entry_ids = [i.entry.pk for i in written]

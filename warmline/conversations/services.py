@@ -251,6 +251,11 @@ def _store(
         at=at,
     )
     customer = resolution.customer
+    lock_customers([customer.pk])
+    if message.sent_at is None:
+        # Arrival time, read once the customer is ours: a message that waited for the
+        # lock came after the one it waited for, and joins the case that one opened.
+        at = _message_time(message)
     conv, reopened = _thread(workspace, customer, message, at)
     new_conversation = conv is None
     decision = None
@@ -347,6 +352,25 @@ def customer_entry(
     )
 
 
+def lock_customers(ids: list[int]) -> None:
+    """Hold these customers' rows until commit, where the database locks rows.
+
+    Threading reads a customer's open cases and may open one; two messages of one
+    customer handled at once (two workers on PostgreSQL) must not both find none and
+    open two. SQLite has one writer at a time, so there is nothing to lock. Always in
+    id order, before any of the customers' cases: the order every ingest path takes.
+    """
+    if not ids or not connection.features.has_select_for_update:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'SELECT "id" FROM "customers_customer" WHERE "id" IN ('  # noqa: S608
+            + ", ".join(["%s"] * len(ids))
+            + ') ORDER BY "id" FOR UPDATE',
+            sorted(ids),
+        )
+
+
 def _escalation_reasons(
     conv: Conversation,
     prepared: Prepared,
@@ -407,6 +431,13 @@ def take_up_bulk(
     live = [e for e in entries if not e.is_auto_reply and now - e.occurred_at <= LIVE_BULK_WINDOW]
     if not live:
         return 0
+    lock_customers(
+        list(
+            Conversation.objects.filter(
+                workspace=workspace, pk__in={e.conversation_id for e in live}
+            ).values_list("customer_id", flat=True)
+        )
+    )
     convs = {
         c.pk: c
         for c in Conversation.objects.select_for_update()
