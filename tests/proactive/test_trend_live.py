@@ -57,13 +57,13 @@ CHEQUE = [  # nothing like it before: a previously unseen issue
     "every cheque scan crashes the app",
     "the app keeps crashing on cheque scan",
 ]
-FROZEN = [  # next to the card issue: only the rise test can see it
-    "my card has been frozen",
-    "why is my card frozen",
-    "card frozen and i cannot pay",
-    "my card got frozen today",
-    "please unfreeze my card",
-    "card is frozen for no reason",
+REFUND_LATE = [  # a burst of the old refund issue (within 0.7 of it): only the rise test sees it
+    "refund still missing after a week",
+    "where is my refund",
+    "refund has not arrived yet",
+    "still waiting on my refund",
+    "my refund is late",
+    "refund not received",
 ]
 
 
@@ -132,10 +132,10 @@ def test_live_path_flags_what_the_replay_flags(
     workspace, django_capture_on_commit_callbacks, monkeypatch
 ):
     """Same stream, default thresholds: 17 days of five steady issues (~3 customers a day
-    each), a previously unseen issue on day 16 and a burst next to an old issue on day
+    each), a previously unseen issue on day 16 and a burst of an old issue on day
     16.5. The live path must flag the same messages for the same reasons, with the same
     members and the local test's own figures (k, window, p), on the same densities."""
-    records = stream(seed=2, days=17, per_day=3, bursts=[(16, CHEQUE[:4]), (16.5, FROZEN)])
+    records = stream(seed=2, days=17, per_day=3, bursts=[(16, CHEQUE[:4]), (16.5, REFUND_LATE)])
     events = list(
         replay(({**r, "time": r["time"].timestamp()} for r in records), store=TopicStore())
     )
@@ -233,7 +233,7 @@ def young_stream(seed: int = 0) -> tuple[list[dict], list[str]]:
 
 def test_young_workspace_keeps_the_radius_test(workspace, django_capture_on_commit_callbacks):
     """Five days of history: the densities are measured on pasts of a few days, and the
-    local test alone flags this burst of a known issue only at its 9th message. The
+    local test alone flags this burst of a known issue only at its 6th message. The
     fallback (the radius rise test while the workspace is younger than one watched
     period) flags it at the 4th."""
     TrendSettings.objects.create(workspace=workspace, warmup_days=1)
@@ -253,7 +253,7 @@ def test_young_workspace_keeps_the_radius_test(workspace, django_capture_on_comm
         ):
             if late is None and e.event == "flagged" and e.at_message in burst:
                 late = burst.index(e.at_message) + 1
-    assert late == 9
+    assert late == 6
     entries = ingest(workspace, django_capture_on_commit_callbacks, records)
     flags = [(m, reason, d) for m, reason, d in flagged_live(workspace, entries) if m in burst]
     assert flags, "the burst was not flagged"

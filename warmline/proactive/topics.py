@@ -37,6 +37,11 @@ ENCODER_DIMS = 96  # unsupervised (LSA) encoders
 SVD_DIMS = 300  # supervised encoders: LSA first, then the discriminant projection
 LDA_DIMS = 128
 LDA_SHRINKAGE = 0.1
+# Distilled encoders (the shipped one): a ridge map from a wide SVD basis to MiniLM's
+# vectors, reduced to DISTIL_DIMS output directions (see TopicEncoder.fit_distilled).
+DISTIL_SVD_DIMS = 2400
+DISTIL_DIMS = 128
+DISTIL_RIDGE = 0.1
 CHAR_WEIGHT = 1.0  # character n-grams carry typos and word variants ("card", "cards")
 WORD_MAX_FEATURES = 12_000
 CHAR_MAX_FEATURES = 12_000
@@ -107,6 +112,46 @@ class TopicEncoder:
         lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage=shrinkage).fit(z, labels)
         scalings = lda.scalings_[:, : min(dims, lda.scalings_.shape[1])]
         components = (svd.components_.T @ scalings).T.astype(np.float32)
+        return cls(word, char, components, 1.0, trained_on, supervised=True)
+
+    @classmethod
+    def fit_distilled(
+        cls,
+        texts: Sequence[str],
+        targets: np.ndarray,
+        *,
+        svd_dims: int = DISTIL_SVD_DIMS,
+        dims: int = DISTIL_DIMS,
+        ridge: float = DISTIL_RIDGE,
+        seed: int = 0,
+        trained_on: str = "",
+    ) -> TopicEncoder:
+        """TF-IDF → a linear map fitted to a sentence encoder's vectors (``targets``).
+
+        The teacher (MiniLM, unit vectors, one row per text) places paraphrases of the
+        same request close together even when they share few words; a ridge regression
+        from a wide SVD basis of the TF-IDF features learns the part of that which
+        words and character n-grams can carry (synonyms, related terms). The fitted
+        outputs are then reduced to their ``dims`` leading principal directions
+        (reduced-rank ridge), and the whole chain collapses into one (dims, features)
+        matrix: encoding costs exactly what the discriminant encoder costs.
+        """
+        min_df = 2 if len(texts) >= 200 else 1
+        word = _word_vectorizer(min_df=min_df, max_features=WORD_MAX_FEATURES)
+        char = _char_vectorizer(min_df=min_df, max_features=CHAR_MAX_FEATURES)
+        x = sparse.hstack([word.fit_transform(texts), char.fit_transform(texts)]).tocsr()
+        svd_dims = max(2, min(svd_dims, x.shape[1] - 1, len(texts) - 1))
+        svd = TruncatedSVD(svd_dims, algorithm="randomized", n_iter=4, random_state=seed)
+        z = svd.fit_transform(x)
+        y = np.asarray(targets, dtype=np.float64)
+        y = y - y.mean(axis=0)  # the teacher's common direction says nothing about intent
+        gram = z.T @ z
+        gram[np.diag_indices_from(gram)] += ridge
+        coef = np.linalg.solve(gram, z.T @ y)  # (svd_dims, teacher dims)
+        fitted = z @ coef
+        _, _, vt = np.linalg.svd(fitted - fitted.mean(axis=0), full_matrices=False)
+        dims = min(dims, vt.shape[0])
+        components = (svd.components_.T @ (coef @ vt[:dims].T)).T.astype(np.float32)
         return cls(word, char, components, 1.0, trained_on, supervised=True)
 
     @classmethod

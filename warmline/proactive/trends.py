@@ -84,7 +84,7 @@ CONFIRM_MIN_CUSTOMERS = 6  # an emerging trend is confirmed once this many custo
 LOCAL_KS = (2, 3, 4, 5, 6, 8, 12)
 LOCAL_ALPHA = 2e-3  # family-wise over LOCAL_KS × RISE_WINDOWS (Bonferroni); tuned
 DENSITY_K = 10  # a message's local density: mean similarity to its 10 nearest earlier messages
-DENSITY_WEIGHT = 0.8  # ranking by similarity minus 0.8 × the neighbour's density (CSLS-like); tuned
+DENSITY_WEIGHT = 0.6  # ranking by similarity minus 0.6 × the neighbour's density (CSLS-like); tuned
 
 
 @dataclass(frozen=True)
