@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from warmline.proactive.topics import TopicStore, default_encoder
+from warmline.proactive.topics import TopicEncoder, TopicStore, default_encoder
 from warmline.proactive.train_topics import banking77_split
 
 CARD = [
@@ -80,7 +80,9 @@ def test_merge_into_itself_is_refused():
         store.merge(store.topic_of[0], store.topic_of[0])
 
 
-NMI_3000, ARI_3000 = 0.69, 0.40  # measured 0.7165 / 0.438 on this sample
+# Measured 0.767 / 0.508 on this sample with the distilled encoder (0.7165 / 0.438 with the
+# LDA encoder it replaced): the floor sits above the LDA encoder's figures.
+NMI_3000, ARI_3000 = 0.74, 0.47
 
 
 def test_topic_quality_on_banking77(datasets_dir):
@@ -100,3 +102,32 @@ def test_topic_quality_on_banking77(datasets_dir):
     nmi = normalized_mutual_info_score(gold, store.topic_of)
     ari = adjusted_rand_score(gold, store.topic_of)
     assert nmi >= NMI_3000 and ari >= ARI_3000, (nmi, ari)
+
+
+def test_distilled_encoder_learns_what_the_teacher_calls_the_same():
+    """The student only sees n-grams; the teacher's vectors say "refund" and "money back"
+    mean the same request, "card" and "card delivery" do not. After fitting, a new
+    phrasing that shares no word with its intent's other phrasing lands next to it."""
+    rng = np.random.default_rng(0)
+    intents = {
+        "refund": (["refund", "reimbursement"], ["money back", "repayment"]),
+        "delivery": (["delivery", "shipping"], ["arrive", "post"]),
+        "pin": (["pin", "passcode"], ["unlock code", "secret number"]),
+    }
+    fillers = ["please help with my", "question about the", "i need the", "what about my"]
+    teacher = {k: rng.normal(size=32) for k in intents}
+    texts, targets = [], []
+    for name, (a, b) in intents.items():
+        for word in a + b:
+            for filler in fillers:
+                texts.append(f"{filler} {word}")
+                y = teacher[name] + 0.1 * rng.normal(size=32)
+                targets.append(y / np.linalg.norm(y))
+    encoder = TopicEncoder.fit_distilled(texts, np.array(targets), svd_dims=40, dims=8)
+    assert encoder.supervised and encoder.dims == 8
+    v = encoder.encode(["refund", "money back", "delivery", "arrive", "pin", "unlock code"])
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-4)
+    sims = v @ v.T
+    for i in (0, 2, 4):  # each word is closest to its partner from the other word list
+        others = [j for j in range(6) if j not in (i, i + 1)]
+        assert sims[i, i + 1] > max(sims[i, j] for j in others) + 0.3
