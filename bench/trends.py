@@ -294,9 +294,9 @@ def main() -> int:
         "platform": platform.platform(),
     }
     out = ROOT / "bench" / "results" / "trends.json"
-    if out.exists():  # measured apart (bench/trends_live.py, --semantic): keep them
+    if out.exists():  # measured apart (trends_live.py, trends_rise.py, --semantic): keep them
         previous = json.loads(out.read_text())
-        for key in ("live_detection", "semantic_detection"):
+        for key in ("live_detection", "semantic_detection", "known_issue_rise"):
             if key in previous:
                 result[key] = previous[key]
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -43,7 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--local-alpha", type=float, nargs="*", default=[None])
     parser.add_argument("--density-weight", type=float, nargs="*", default=[None])
     parser.add_argument("--density-k", type=int, default=None)
-    parser.add_argument("--radius-rise-too", action="store_true")
+    parser.add_argument(
+        "--beside-alpha",
+        type=float,
+        default=None,
+        help="rise_alpha_beside_local (0: no radius rise test beside the local one)",
+    )
     parser.add_argument("--follow", type=float, default=None, help="follow_similarity")
     parser.add_argument("--windows", type=float, nargs="*", default=None, help="hours")
     parser.add_argument("--ks", type=int, nargs="*", default=None, help="local_ks")
@@ -81,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
             config = replace(config, density_weight=density_weight)
         if args.density_k is not None:
             config = replace(config, density_k=args.density_k)
-        if args.radius_rise_too:
-            config = replace(config, radius_rise_too=True)
+        if args.beside_alpha is not None:
+            config = replace(config, rise_alpha_beside_local=args.beside_alpha or None)
         if args.follow is not None:
             config = replace(config, follow_similarity=args.follow)
         if args.windows:
@@ -112,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             "local_alpha": local_alpha,
             "density_weight": density_weight,
             "density_k": args.density_k,
-            "radius_rise_too": args.radius_rise_too,
+            "beside_alpha": args.beside_alpha,
             "follow": args.follow,
             "windows": args.windows,
             "ks": args.ks,

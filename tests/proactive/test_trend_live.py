@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -128,20 +129,35 @@ def flagged_live(workspace, entries) -> list[tuple[str, str, dict]]:
     ]
 
 
+@pytest.mark.parametrize("beside", ["off", "default"])
 def test_live_path_flags_what_the_replay_flags(
-    workspace, django_capture_on_commit_callbacks, monkeypatch
+    workspace, django_capture_on_commit_callbacks, monkeypatch, beside
 ):
     """Same stream, default thresholds: 17 days of five steady issues (~3 customers a day
     each), a previously unseen issue on day 16 and a burst of an old issue on day
     16.5. The live path must flag the same messages for the same reasons, with the same
-    members and the local test's own figures (k, window, p), on the same densities."""
+    members and the local test's own figures (k, window, p), on the same densities.
+    With the radius rise test beside the local one (the default) it sees the old issue's
+    burst first; without it, the local test does."""
     records = stream(seed=2, days=17, per_day=3, bursts=[(16, CHEQUE[:4]), (16.5, REFUND_LATE)])
+    config = TrendConfig()
+    if beside == "off":
+        config = replace(config, rise_alpha_beside_local=None)
+        real = services.detector_config
+        monkeypatch.setattr(
+            services, "detector_config", lambda s: replace(real(s), rise_alpha_beside_local=None)
+        )
     events = list(
-        replay(({**r, "time": r["time"].timestamp()} for r in records), store=TopicStore())
+        replay(
+            ({**r, "time": r["time"].timestamp()} for r in records),
+            config=config,
+            store=TopicStore(),
+        )
     )
     expected = [(e["at_message"], e["reason"], e.get("detail", {})) for e in events]
     assert [reason for _, reason, _ in expected] == ["new_topic", "volume_rise"]
-    assert "nearest" in expected[1][2]  # the local rise test, not the radius test
+    # The local rise test reports its k nearest; the radius test its baseline customers.
+    assert ("nearest" in expected[1][2]) == (beside == "off")
     flagged_members = []
     flag = services._flag
 
@@ -241,7 +257,7 @@ def test_young_workspace_keeps_the_radius_test(workspace, django_capture_on_comm
     assert len(records) == 133
     # The local test alone (the replay's detector on the same vectors): late.
     vectors = default_encoder().encode([r["text"] for r in records])
-    alone = TrendDetector(TrendConfig(warmup=DAY))
+    alone = TrendDetector(TrendConfig(warmup=DAY, rise_alpha_beside_local=None))
     late = None
     for r, v in zip(records, vectors, strict=True):
         for e in alone.observe(

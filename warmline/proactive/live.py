@@ -40,10 +40,11 @@ in a workspace's first weeks they are underestimated, worst for the oldest messa
 which then outrank a real burst in the local test's ranking (a first port without this
 missed an obvious burst of a known issue within 10 messages on a 5-day, ~125-message
 workspace; on the 5-day, 133-message workspace of the tests the local test alone flags it
-at the 9th message, the radius test at the 4th). So while the workspace has less than one watched period of history
-(15 days by default) or fewer than :data:`MIN_WATCHED` messages in it, the radius rise
-test runs too (before the local test, as ``TrendConfig.radius_rise_too`` does in the
-replay). After that, live and replay decide alike.
+at the 9th message, the radius test at the 4th). So while the workspace has less than
+one watched period of history (15 days by default) or fewer than :data:`MIN_WATCHED`
+messages in it, the radius rise test runs at its own level ``rise_alpha``; after that
+it runs beside the local test at the stricter ``rise_alpha_beside_local``, as in the
+replay, and live and replay decide alike.
 
 **Limits.** A message checked more than a day older than the newest one checked makes the
 cache rebuild (its watched period starts before what is held). A row filed out of time
@@ -303,13 +304,15 @@ def check(
         near = [x for x, ok in zip(wide, close, strict=True) if ok]
         local = c.local_alpha is not None
         young = is_young(c, history=t - origin, watched=b - a)
+        level = trend_math.radius_rise_level(c, local=local, young=young)
         flagged = trend_math.evaluate(
             now=t,
             start=origin,
             near=near,
             wide=wide,
             config=c,
-            rise=not local or c.radius_rise_too or young,
+            rise=level is not None,
+            rise_alpha=level,
         )
         if flagged is None and local:
             found = trend_math.local_rise(

@@ -73,6 +73,7 @@ BASELINE_WINDOW = 14 * DAY
 RISE_MIN_COUNT = 3  # with the short windows, 3 customers can already be a clear rise
 RISE_RATIO = 3.0
 RISE_ALPHA = 1e-5  # one-sided binomial tail (before Bonferroni over the windows); tuned
+RISE_ALPHA_BESIDE_LOCAL = 1e-6  # the same test beside the local one; tuned likewise
 NEIGHBOUR_SIMILARITY = 0.75  # cosine radius of a message's neighbourhood; tuned likewise
 # "Previously unseen" is judged in a wider radius: a rare phrasing of an old issue has
 # older neighbours a little farther away, a new issue has none.
@@ -108,7 +109,11 @@ class TrendConfig:
     local_ks: tuple[int, ...] = LOCAL_KS
     density_k: int = DENSITY_K
     density_weight: float = DENSITY_WEIGHT
-    radius_rise_too: bool = False  # with vectors, also run the radius rise test
+    # With vectors the radius rise test runs beside the local test, at this stricter level
+    # (None: not at all). The local test is built to see a new issue early; a known issue
+    # whose volume climbs has dozens of old neighbours, and counting them all within the
+    # radius sees the rise well before its few nearest neighbours do (see docs/trends.md).
+    rise_alpha_beside_local: float | None = RISE_ALPHA_BESIDE_LOCAL
 
 
 class TrendState(StrEnum):
@@ -202,14 +207,15 @@ def evaluate(
     wide: list[Contact],
     config: TrendConfig,
     rise: bool = True,
+    rise_alpha: float | None = None,
 ) -> tuple[Reason, float, dict] | None:
     """The detection rule on one message's neighbourhood (see the module docstring).
 
     ``near``: contacts within ``neighbour_similarity`` of the message (itself included),
     ``wide``: within ``novelty_similarity``; both reaching back over the baseline period.
     Returns (reason, window length, detail) when the neighbourhood is flagged;
-    ``rise=False`` applies only the previously-unseen rule (the detector then runs
-    :func:`local_rise` instead of the radius rise test).
+    ``rise=False`` applies only the previously-unseen rule; ``rise_alpha`` overrides
+    ``config.rise_alpha`` (see :func:`radius_rise_level`).
     """
 
     def customers(contacts, lo: float, hi: float | None = None) -> set[str]:
@@ -233,7 +239,7 @@ def evaluate(
         flagged = (Reason.NEW_TOPIC, config.new_topic_window, detail)
     elif rise:
         # A rise above its own baseline, in any of the windows (Bonferroni over them).
-        alpha = config.rise_alpha / len(config.rise_windows)
+        alpha = (rise_alpha or config.rise_alpha) / len(config.rise_windows)
         for span in config.rise_windows:
             edge, watched = baseline_span(span)
             observed = len(customers(near, edge))
@@ -254,6 +260,17 @@ def evaluate(
                 flagged = (Reason.VOLUME_RISE, span, detail)
                 break
     return flagged
+
+
+def radius_rise_level(config: TrendConfig, *, local: bool, young: bool = False) -> float | None:
+    """The radius rise test's level for one message; None: it does not run.
+
+    Alone (no vectors, or no local test) and in a young workspace it is the test, at
+    ``rise_alpha``; beside the local test, at ``rise_alpha_beside_local``.
+    """
+    if not local or young:
+        return config.rise_alpha
+    return config.rise_alpha_beside_local
 
 
 class _Customers:
@@ -494,13 +511,15 @@ class TrendDetector:
             near_vectors = None
 
         local = all_sims is not None and c.local_alpha is not None
+        level = radius_rise_level(c, local=local)
         flagged = evaluate(
             now=time,
             start=self.start,
             near=near,
             wide=wide,
             config=c,
-            rise=not local or c.radius_rise_too,
+            rise=level is not None,
+            rise_alpha=level,
         )
         if flagged is None and local:
             found = local_rise(
