@@ -21,11 +21,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "warmline.settings")
 
 import json  # noqa: E402
-import random  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
-from collections import defaultdict  # noqa: E402
 from dataclasses import replace  # noqa: E402
+from datetime import datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,57 +35,31 @@ import django  # noqa: E402
 
 django.setup()
 
-from trends_stream import DAY, START, _poisson_times, banking77  # noqa: E402
+from trends_stream import banking77, generate  # noqa: E402
 
 from warmline.proactive.topics import TopicStore  # noqa: E402
 from warmline.proactive.train_topics import banking77_split, held_out_roles  # noqa: E402
 from warmline.proactive.trends import WARMUP, TrendConfig, replay  # noqa: E402
 
 
-def rise_stream(texts: dict[str, list[str]], rising: str, seed: int) -> tuple[list[dict], float]:
+def rise_stream(texts: dict[str, list[str]], rising: str, seed: int) -> list[dict]:
     """Every intent at its steady share of 400 a day for 28 days; ``rising`` gets 48 more a
-    day for 3 days from a random moment of day 21. Returns (records, rise start)."""
-    rng = random.Random(seed)
-    weights = {i: len(texts[i]) * rng.lognormvariate(0, 0.3) for i in sorted(texts)}
-    total = sum(weights.values())
-    events = []
-    for intent, w in weights.items():
-        events += [(t, intent, False) for t in _poisson_times(rng, 400 * w / total, 0, 28 * DAY)]
-    start = 21 * DAY + rng.uniform(0, DAY)
-    events += [(t, rising, True) for t in _poisson_times(rng, 48.0, start, start + 3 * DAY)]
-    events.sort()
-    decks: dict[str, list[str]] = {}
-    recent: dict[str, list[str]] = defaultdict(list)
-    records = []
-    for n, (t, intent, rise) in enumerate(events):
-        if not decks.get(intent):
-            decks[intent] = rng.sample(texts[intent], len(texts[intent]))
-        if recent[intent] and rng.random() < 0.1:
-            customer = rng.choice(recent[intent][-20:])
-        else:
-            customer = f"c{rng.randrange(1_000_000):06d}"
-            recent[intent].append(customer)
-        records.append(
-            {
-                "id": f"m{n:06d}",
-                "customer": customer,
-                "text": decks[intent].pop(),
-                "time": START.timestamp() + t,
-                "intent": intent,
-                "rise": rise,
-            }
-        )
-    return records, START.timestamp() + start
+    day for 3 days from a random moment of day 21 (those records are marked ``burst``)."""
+    records = generate(texts, held_out=rising, seed=seed, known=True)
+    for r in records:
+        r["time"] = datetime.fromisoformat(r["time"]).timestamp()
+    return records
 
 
 def measure(texts, cases, config: TrendConfig) -> dict:
     delays, runs, alarms_total, watched = [], [], 0, 0
     for intent, seed in cases:
-        records, start = rise_stream(texts, intent, seed)
-        rise_times = [r["time"] for r in records if r["rise"]]
+        records = rise_stream(texts, intent, seed)
+        rise_times = [r["time"] for r in records if r["burst"]]
+        start = rise_times[0]
         by_id = {r["id"]: r for r in records}
         watched += sum(
-            1 for r in records if not r["rise"] and r["time"] >= records[0]["time"] + WARMUP
+            1 for r in records if not r["burst"] and r["time"] >= records[0]["time"] + WARMUP
         )
         delay, alarms = None, 0
         for event in replay(records, config=config, store=TopicStore()):

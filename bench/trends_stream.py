@@ -62,10 +62,15 @@ def generate(
     burst_per_day: float = 48.0,
     burst_days: float = 3.0,
     follow_up: float = 0.1,
+    known: bool = False,
 ) -> list[dict]:
-    """Time-ordered records with ``intent`` and ``burst`` kept for scoring (replay ignores them)."""
+    """Time-ordered records with ``intent`` and ``burst`` kept for scoring (replay ignores them).
+
+    ``known``: the burst intent also arrives all along at its steady share, and the burst
+    is a rise of a known issue (bench/trends_rise.py) instead of a new one.
+    """
     rng = random.Random(seed)
-    background = sorted(i for i in texts if i != held_out)
+    background = sorted(i for i in texts if known or i != held_out)
     weights = {i: len(texts[i]) * rng.lognormvariate(0, 0.3) for i in background}
     total = sum(weights.values())
     events: list[tuple[float, str, bool]] = []
