@@ -12,6 +12,10 @@ appended and a second stacker, fitted by ``warmline signals train`` when the ext
 installed, reads them. Cues, urgency, churn intent, evidence and Spanish are the default
 analyser's. It is slower (hundreds, not thousands, of messages per second per core), so
 ingest keeps the default; ``bench/signals.py`` reports both side by side.
+
+At build time only, the same encoder is also the teacher of the shipped topic encoder
+(``warmline.proactive.train_topics`` distils it into a TF-IDF map): rebuilding that file
+needs the extra, running Warmline does not.
 """
 
 from __future__ import annotations
