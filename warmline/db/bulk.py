@@ -168,21 +168,31 @@ class InsertPlan:
     getters: list
     adapters: list
     stamped: list  # auto_now / auto_now_add fields, set on insert
-    relations: list
+    relations: list  # (column, field)
     # One C-level read of every value when all fields are plain attributes, and the
     # positions that need an adapter: a third of the per-row cost of a getter per field.
     read_all: Callable | None
     adapt_at: tuple
 
-    def params(self, obj: Model, now: dt.datetime, today: dt.date) -> list:
+    def params(
+        self,
+        obj: Model,
+        now: dt.datetime,
+        today: dt.date,
+        pending: list | None = None,
+        row: int = 0,
+    ) -> list:
         """The row's parameters; stamps auto_now fields and takes keys of related objects
-        assigned before they were saved, as ``Model.save`` would."""
+        assigned before they were saved, as ``Model.save`` would. A related object still
+        unsaved is noted in ``pending`` as (``row``, column, object) when given."""
         for f in self.stamped:  # what DateField.pre_save does for a new row
             setattr(obj, f.attname, now if isinstance(f, models.DateTimeField) else today)
-        for f in self.relations:
+        for i, f in self.relations:
             if getattr(obj, f.attname) is None and f.is_cached(obj):
                 related = f.get_cached_value(obj)
                 if related is not None:
+                    if related.pk is None and pending is not None:
+                        pending.append((row, i, related))
                     setattr(obj, f.attname, related.pk)
         if self.read_all is None:
             return [
@@ -219,7 +229,7 @@ def insert_plan(model: type[Model], alias: str) -> InsertPlan:
         stamped=[
             f for f in fields if isinstance(f, models.DateField) and (f.auto_now or f.auto_now_add)
         ],
-        relations=[f for f in fields if f.is_relation],
+        relations=[(i, f) for i, f in enumerate(fields) if f.is_relation],
     )
 
 
@@ -254,17 +264,8 @@ def prepare_insert(model: type[Model], objs: Sequence[Model]) -> PreparedInsert:
     plan = insert_plan(model, using)
     now = timezone.now()
     today = dt.date.today()  # noqa: DTZ011 - what DateField.pre_save stores
-    relations = [(plan.fields.index(f), f) for f in plan.relations]
-    rows: list[list] = []
     pending: list[tuple[int, int, Model]] = []
-    for r, obj in enumerate(objs):
-        row = plan.params(obj, now, today)
-        for i, f in relations:
-            if row[i] is None and f.is_cached(obj):
-                related = f.get_cached_value(obj)
-                if related is not None:
-                    pending.append((r, i, related))
-        rows.append(row)
+    rows = [plan.params(obj, now, today, pending, r) for r, obj in enumerate(objs)]
     return PreparedInsert(model, list(objs), rows, pending)
 
 
