@@ -31,7 +31,21 @@ def analyse_entries(
         by_conv.setdefault(e.conversation_id, []).append(e)
     with transaction.atomic():
         update_rows(TimelineEntry, entries, ["language", "sentiment", "signals"])
-        for conv in Conversation.objects.select_for_update().filter(pk__in=list(by_conv)):
+        # Customers first, then their cases: the order every ingest path locks in.
+        services.lock_customers(
+            list(
+                Conversation.objects.filter(pk__in=list(by_conv)).values_list(
+                    "customer_id", flat=True
+                )
+            )
+        )
+        convs = {
+            c.pk: c
+            for c in Conversation.objects.select_for_update()
+            .select_related("customer")
+            .filter(pk__in=list(by_conv))
+        }
+        for conv in convs.values():
             for e in by_conv[conv.pk]:
                 if e.sentiment is None or e.is_auto_reply:
                     continue
@@ -46,6 +60,7 @@ def analyse_entries(
             workspace=Workspace.objects.get(pk=workspace_id),
             entries=entries,
             prepared=prepared,
+            convs=convs,
             new_conversation_ids=new_cases,
         )
         opener: dict[int, int] = {}  # the first of the batch's entries in each new case

@@ -415,6 +415,7 @@ def take_up_bulk(
     workspace: Workspace,
     entries: list[TimelineEntry],
     prepared: dict[int, Prepared],
+    convs: dict[int, Conversation],
     new_conversation_ids: set[int],
     now: dt.datetime | None = None,
 ) -> int:
@@ -425,25 +426,13 @@ def take_up_bulk(
     is routed (the customer's owner first) with an assignment entry, its SLA clocks
     start from its opening, a follow-up starts the next-response clock, and anger,
     churn talk or a sharp drop escalates. Returns how many cases were routed.
-    Call inside a transaction, in time order (``entries`` sorted by occurrence).
+    Call inside a transaction that holds the customers' and then the cases' rows
+    (``convs``, with their customers), in time order (``entries`` sorted by occurrence).
     """
     now = now or timezone.now()
     live = [e for e in entries if not e.is_auto_reply and now - e.occurred_at <= LIVE_BULK_WINDOW]
     if not live:
         return 0
-    lock_customers(
-        list(
-            Conversation.objects.filter(
-                workspace=workspace, pk__in={e.conversation_id for e in live}
-            ).values_list("customer_id", flat=True)
-        )
-    )
-    convs = {
-        c.pk: c
-        for c in Conversation.objects.select_for_update()
-        .select_related("customer")
-        .filter(workspace=workspace, pk__in={e.conversation_id for e in live})
-    }
     routed: set[int] = set()
     for e in live:
         conv = convs.get(e.conversation_id)
