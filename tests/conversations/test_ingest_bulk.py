@@ -295,3 +295,84 @@ def test_nothing_changed_means_nothing_is_planned_again(workspace):
         [m("again", ext="z1", email="zoe@example.com"), m("new", ext="y1", email="yu@example.com")],
     )
     assert plan.stale() == set()
+
+
+def test_thread_keys_join_a_batch_message_to_its_case_across_senders(workspace):
+    """A reply carrying an earlier email's Message-ID joins that case even from another
+    address, whether the key was stored before the batch or by an earlier message in it;
+    a key another writer adds between plan and write re-plans that message."""
+    from warmline.conversations.inbound import ThreadHints
+
+    hour = dt.timedelta(hours=1)
+    before = services.ingest(
+        workspace=workspace,
+        message=InboundMessage(
+            channel="email",
+            text="order late",
+            sender=Sender(email="ana@example.com"),
+            external_id="k0",
+            thread_key="<k0@mail>",
+            sent_at=NOW - 3 * hour,
+        ),
+    )
+    out = ingest_batch.ingest_many(
+        workspace=workspace,
+        messages=[
+            InboundMessage(
+                channel="email",
+                text="cc: any news?",
+                sender=Sender(email="bo@example.com"),
+                external_id="k1",
+                thread=ThreadHints(keys=["<k0@mail>"]),
+                sent_at=NOW - 2 * hour,
+            ),
+            InboundMessage(
+                channel="email",
+                text="new question",
+                sender=Sender(email="cy@example.com"),
+                external_id="k2",
+                thread_key="<k2@mail>",
+                sent_at=NOW - 2 * hour,
+            ),
+            InboundMessage(
+                channel="email",
+                text="re: new question",
+                sender=Sender(email="di@example.com"),
+                external_id="k3",
+                thread=ThreadHints(keys=["<k2@mail>"]),
+                sent_at=NOW - hour,
+            ),
+        ],
+    )
+    assert out[0].conversation_id == before.conversation.pk
+    assert out[0].customer_id != before.customer.pk
+    assert out[2].conversation_id == out[1].conversation_id != before.conversation.pk
+
+    plan = _plan(
+        workspace,
+        [
+            InboundMessage(
+                channel="email",
+                text="late key",
+                sender=Sender(email="ed@example.com"),
+                external_id="k5",
+                thread=ThreadHints(keys=["<k4@mail>"]),
+                sent_at=NOW,
+            )
+        ],
+    )
+    meanwhile = services.ingest(
+        workspace=workspace,
+        message=InboundMessage(
+            channel="email",
+            text="first",
+            sender=Sender(email="fa@example.com"),
+            external_id="k4",
+            thread_key="<k4@mail>",
+            sent_at=NOW - hour,
+        ),
+    )
+    assert _stale_ids(plan) == ["k5"]
+    _write(plan)
+    k5 = TimelineEntry.objects.get(workspace=workspace, external_id="k5")
+    assert k5.conversation_id == meanwhile.conversation.pk

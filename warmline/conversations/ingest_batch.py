@@ -21,7 +21,7 @@ from django.utils import timezone
 from warmline.customers.models import CHANNELS, Customer, Identity
 from warmline.customers.services import IdentityClaim, claims_from
 from warmline.db import bulk, rows
-from warmline.empathy.services import Prepared, redact_inbound
+from warmline.empathy.services import Prepared, redact_inbound, redact_subject
 from warmline.errors import DomainError, InvalidInput
 from warmline.tenancy.models import Workspace
 
@@ -134,18 +134,16 @@ def ingest_many(
 def _prepare(workspace: Workspace, messages: list[InboundMessage], outcomes: list) -> list[_Item]:
     """Validate, redact and identify each message; retries are answered in ``outcomes``."""
     items: list[_Item] = []
-    subjects: dict[str, InboundMessage] = {}  # imports repeat subjects: redact each once
+    subjects: dict[str, str] = {}  # imports repeat subjects: redact each once
     for i, message in enumerate(messages):
         try:
             services._validate(message)
             if message.subject and workspace.redact_pii:
-                done = subjects.get(message.subject)
-                if done is None:
-                    done = subjects[message.subject] = services.with_redacted_subject(
-                        workspace, message
-                    )
-                if done.subject != message.subject:
-                    message = replace(message, subject=done.subject)
+                subject = subjects.get(message.subject)
+                if subject is None:
+                    subject = subjects[message.subject] = redact_subject(message.subject)
+                if subject != message.subject:
+                    message = replace(message, subject=subject)
             claims = claims_from(workspace, message.sender.identities())
             if not claims:
                 raise InvalidInput("The sender has no identity.", field="from")
@@ -233,6 +231,10 @@ _VERSION = (
 _CUSTOMER = (
     'SELECT "id", "workspace_id", "name", "owner_id", "tier" FROM "customers_customer" '
     'WHERE "workspace_id" = %s AND "id" IN '
+)
+_THREAD_KEY = (
+    'SELECT "key", "conversation_id" FROM "conversations_threadkey" '
+    'WHERE "workspace_id" = %s AND "key" IN '
 )
 _IDENTITY = (
     'SELECT "kind", "value", "customer_id" FROM "customers_identity" '
@@ -419,15 +421,8 @@ class _Plan:
 
         # Explicit hints: thread keys and conversation ids.
         keys = list({k for i in items for k in i.message.thread.keys[:50]})
-        key_to_conv: dict[str, object] = {}
-        for k in keys:
-            self.keys_seen[k] = None
-        for start in range(0, len(keys), CHUNK):
-            for key, conv_id in ThreadKey.objects.filter(
-                workspace=ws, key__in=keys[start : start + CHUNK]
-            ).values_list("key", "conversation_id"):
-                key_to_conv[key] = conv_id
-                self.keys_seen[key] = conv_id
+        self.keys_seen = self._keys(keys)
+        key_to_conv: dict[str, object] = {k: v for k, v in self.keys_seen.items() if v}
         wanted = {v for v in key_to_conv.values()} | {
             i.message.thread.conversation_id for i in items if i.message.thread.conversation_id
         }
@@ -525,6 +520,13 @@ class _Plan:
                 found[(kind, value)] = customer_id
         return found
 
+    def _keys(self, keys: list[str]) -> dict[str, int | None]:
+        """The case each thread key points at (None: no such key)."""
+        found: dict[str, int | None] = dict.fromkeys(keys)
+        for key, conv_id in _select_in(_THREAD_KEY, sorted(keys), before=[self.workspace.pk]):
+            found[key] = conv_id
+        return found
+
     def _customers(self, ids: list[int]) -> dict[int, tuple]:
         """What the batch reads of known customers: (id, workspace, name, owner, tier)."""
         return {r[0]: tuple(r) for r in _select_in(_CUSTOMER, ids, before=[self.workspace.pk])}
@@ -562,7 +564,6 @@ class _Plan:
 
     def stale(self) -> set[object]:
         """The groups whose reads no longer hold (run holding the write lock)."""
-        ws = self.workspace
         changed: list[object] = []
         now = self._owners(set(self.owners_seen))
         changed += [("claim", *k) for k, v in now.items() if v != self.owners_seen[k]]
@@ -577,13 +578,7 @@ class _Plan:
                     changed.append(("cust", c))
                     changed += [("conv", raw[0]) for raw in seen ^ now_convs[c]]
         if self.keys_seen:
-            now_keys: dict[str, int | None] = dict.fromkeys(self.keys_seen)
-            keys = sorted(self.keys_seen)
-            for start in range(0, len(keys), CHUNK):
-                for key, conv_id in ThreadKey.objects.filter(
-                    workspace=ws, key__in=keys[start : start + CHUNK]
-                ).values_list("key", "conversation_id"):
-                    now_keys[key] = conv_id
+            now_keys = self._keys(list(self.keys_seen))
             changed += [("key", k) for k, v in now_keys.items() if v != self.keys_seen[k]]
         if self.wanted_seen:
             now_rows: dict[int, tuple | None] = dict.fromkeys(self.wanted_seen)
