@@ -123,3 +123,31 @@ def write_result(name: str, data: dict) -> None:
     }
     (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2, default=str) + "\n")
     print(json.dumps(data, indent=2, default=str))
+
+
+def setup_django(db_path: Path) -> None:
+    """Django, in this process, on the SQLite file of an in-process bench: the production
+    settings that matter for timing (no query log, no embedded worker)."""
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "warmline.settings",
+            "DATABASE_URL": f"sqlite:///{db_path}",
+            "WARMLINE_DATA_DIR": str(db_path.parent),
+            "WARMLINE_DEBUG": "0",  # no query log
+            "WARMLINE_LOG_LEVEL": "WARNING",
+            "WARMLINE_EMBEDDED_WORKER": "0",
+        }
+    )
+    import django
+
+    django.setup()
+
+
+def merge_result(name: str, key: str, data: dict) -> None:
+    """Store ``data`` under ``key`` in ``results/<name>.json``, keeping its other keys
+    (figures measured apart, by their own scripts, into one results file)."""
+    path = RESULTS / f"{name}.json"
+    whole = json.loads(path.read_text()) if path.exists() else {}
+    whole[key] = data
+    path.write_text(json.dumps(whole, indent=2) + "\n")
+    print(json.dumps(data, indent=2))

@@ -31,6 +31,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench._common import setup_django  # noqa: E402
+
 DATA = ROOT / "bench" / ".data"
 
 SEED = 20260630
@@ -40,22 +42,6 @@ TIME_ZONE = "Europe/Madrid"
 CHANNELS = ["email", "chat", "sms", "whatsapp", "voice"]
 TIERS = ["standard", "silver", "gold", "platinum"]
 REPEATS = 7
-
-
-def setup_django(db_path: Path) -> None:
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "warmline.settings",
-            "DATABASE_URL": f"sqlite:///{db_path}",
-            "WARMLINE_DATA_DIR": str(db_path.parent),
-            "WARMLINE_DEBUG": "0",  # no query log
-            "WARMLINE_LOG_LEVEL": "WARNING",
-            "WARMLINE_EMBEDDED_WORKER": "0",
-        }
-    )
-    import django
-
-    django.setup()
 
 
 def _ts(epoch: np.ndarray) -> list:

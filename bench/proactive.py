@@ -39,6 +39,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench._common import setup_django  # noqa: E402
+
 DATA = ROOT / "bench" / ".data"
 
 SEED = 20260310
@@ -46,22 +48,6 @@ NOW = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
 REPEATS = 3
 ZONES = ["Europe/Madrid", "America/New_York", "Asia/Tokyo", "America/Mexico_City", "UTC"]
 TIERS = ["standard", "silver", "gold", "platinum"]
-
-
-def setup_django(db_path: Path) -> None:
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "warmline.settings",
-            "DATABASE_URL": f"sqlite:///{db_path}",
-            "WARMLINE_DATA_DIR": str(db_path.parent),
-            "WARMLINE_DEBUG": "0",
-            "WARMLINE_LOG_LEVEL": "WARNING",
-            "WARMLINE_EMBEDDED_WORKER": "0",
-        }
-    )
-    import django
-
-    django.setup()
 
 
 def build(n: int) -> dict:

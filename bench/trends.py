@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from trends_stream import banking77, datasets_dir, generate  # noqa: E402
 
+from bench._common import merge_result  # noqa: E402
 from warmline.proactive.topics import TopicStore, default_encoder  # noqa: E402
 from warmline.proactive.train_topics import banking77_split, held_out_roles  # noqa: E402
 from warmline.proactive.trends import WARMUP, TrendConfig, replay  # noqa: E402
@@ -227,8 +228,6 @@ class CachedSemantic:
 def semantic_detection() -> int:
     """Emergence only, the detector on MiniLM vectors (topics unchanged); merged into the
     results file under ``semantic_detection``. Not the product default."""
-    out = ROOT / "bench" / "results" / "trends.json"
-    result = json.loads(out.read_text())
     load = round(os.getloadavg()[0], 2)
     found = emergence(banking77(), detect_encoder=CachedSemantic())
     found.update(
@@ -240,9 +239,7 @@ def semantic_detection() -> int:
             "shipped encoder. MiniLM encodes ~200 msgs/s on one core (texts cached here).",
         }
     )
-    result["semantic_detection"] = found
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(found, indent=2))
+    merge_result("trends", "semantic_detection", found)
     return 0
 
 

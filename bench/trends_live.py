@@ -31,7 +31,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import shlex  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
@@ -43,26 +42,12 @@ import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench._common import merge_result, setup_django  # noqa: E402
+
 sys.path.insert(0, str(ROOT / "bench"))
 DATA = ROOT / "bench" / ".data"
 RESULT = ROOT / "bench" / "results" / "trends.json"
 PREFILL_DAYS = 20
-
-
-def setup_django(db_path: Path) -> None:
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "warmline.settings",
-            "DATABASE_URL": f"sqlite:///{db_path}",
-            "WARMLINE_DATA_DIR": str(db_path.parent),
-            "WARMLINE_DEBUG": "0",
-            "WARMLINE_LOG_LEVEL": "WARNING",
-            "WARMLINE_EMBEDDED_WORKER": "0",
-        }
-    )
-    import django
-
-    django.setup()
 
 
 def build(records: list[dict], prefill: int):
@@ -233,10 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_1min_at_end": round(os.getloadavg()[0], 2),
         "measured_at": datetime.now().astimezone().isoformat(timespec="seconds"),
     }
-    data = json.loads(RESULT.read_text()) if RESULT.exists() else {}
-    data["live_detection"] = result
-    RESULT.write_text(json.dumps(data, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    merge_result("trends", "live_detection", result)
     return 0
 
 

@@ -20,7 +20,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "warmline.settings")
 
-import json  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 from dataclasses import replace  # noqa: E402
@@ -37,6 +36,7 @@ django.setup()
 
 from trends_stream import banking77, generate  # noqa: E402
 
+from bench._common import merge_result  # noqa: E402
 from warmline.proactive.topics import TopicStore  # noqa: E402
 from warmline.proactive.train_topics import banking77_split, held_out_roles  # noqa: E402
 from warmline.proactive.trends import WARMUP, TrendConfig, replay  # noqa: E402
@@ -100,11 +100,7 @@ def main() -> int:
             texts, cases, replace(TrendConfig(), rise_alpha_beside_local=None)
         ),
     }
-    out = ROOT / "bench" / "results" / "trends.json"
-    previous = json.loads(out.read_text()) if out.exists() else {}
-    previous["known_issue_rise"] = result
-    out.write_text(json.dumps(previous, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    merge_result("trends", "known_issue_rise", result)
     return 0
 
 
