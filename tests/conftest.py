@@ -19,6 +19,17 @@ DATASETS = Path(
 )
 
 
+@pytest.fixture(autouse=True)
+def fresh_live_trend_cache():
+    """Each test's database goes away with it; the trend worker's per-process cache of
+    it (warmline.proactive.live) must too, or the next test's workspace ids meet it."""
+    from warmline.proactive import live
+
+    live.forget()
+    yield
+    live.forget()
+
+
 @pytest.fixture
 def datasets_dir() -> Path:
     if not DATASETS.is_dir():

@@ -6,7 +6,7 @@ import gc
 from django.utils import timezone
 
 from warmline.conversations import ingest_batch, services
-from warmline.conversations.inbound import InboundMessage, Sender
+from warmline.conversations.inbound import InboundMessage, Sender, ThreadHints
 from warmline.conversations.models import Conversation, Status, TimelineEntry
 from warmline.customers.models import Customer, Identity
 from warmline.errors import InvalidInput
@@ -16,9 +16,16 @@ from ..factories import ConversationFactory, CustomerFactory, IdentityFactory
 NOW = timezone.now().replace(microsecond=0)
 
 
-def m(text, *, ext=None, channel="email", at=None, **sender):
+def m(text, *, ext=None, channel="email", at=None, key=None, replies_to=(), **sender):
+    """A message; ``key``: its own thread key (a Message-ID), ``replies_to``: keys it answers."""
     return InboundMessage(
-        channel=channel, text=text, sender=Sender(**sender), external_id=ext, sent_at=at or NOW
+        channel=channel,
+        text=text,
+        sender=Sender(**sender),
+        external_id=ext,
+        sent_at=at or NOW,
+        thread_key=key,
+        thread=ThreadHints(keys=list(replies_to)),
     )
 
 
@@ -301,46 +308,28 @@ def test_thread_keys_join_a_batch_message_to_its_case_across_senders(workspace):
     """A reply carrying an earlier email's Message-ID joins that case even from another
     address, whether the key was stored before the batch or by an earlier message in it;
     a key another writer adds between plan and write re-plans that message."""
-    from warmline.conversations.inbound import ThreadHints
-
     hour = dt.timedelta(hours=1)
     before = services.ingest(
         workspace=workspace,
-        message=InboundMessage(
-            channel="email",
-            text="order late",
-            sender=Sender(email="ana@example.com"),
-            external_id="k0",
-            thread_key="<k0@mail>",
-            sent_at=NOW - 3 * hour,
-        ),
+        message=m("order late", ext="k0", key="<k0@mail>", at=NOW - 3 * hour, email="a@x.io"),
     )
     out = ingest_batch.ingest_many(
         workspace=workspace,
         messages=[
-            InboundMessage(
-                channel="email",
-                text="cc: any news?",
-                sender=Sender(email="bo@example.com"),
-                external_id="k1",
-                thread=ThreadHints(keys=["<k0@mail>"]),
-                sent_at=NOW - 2 * hour,
+            m(
+                "cc: any news?",
+                ext="k1",
+                replies_to=["<k0@mail>"],
+                at=NOW - 2 * hour,
+                email="b@x.io",
             ),
-            InboundMessage(
-                channel="email",
-                text="new question",
-                sender=Sender(email="cy@example.com"),
-                external_id="k2",
-                thread_key="<k2@mail>",
-                sent_at=NOW - 2 * hour,
-            ),
-            InboundMessage(
-                channel="email",
-                text="re: new question",
-                sender=Sender(email="di@example.com"),
-                external_id="k3",
-                thread=ThreadHints(keys=["<k2@mail>"]),
-                sent_at=NOW - hour,
+            m("new question", ext="k2", key="<k2@mail>", at=NOW - 2 * hour, email="c@x.io"),
+            m(
+                "re: new question",
+                ext="k3",
+                replies_to=["<k2@mail>"],
+                at=NOW - hour,
+                email="d@x.io",
             ),
         ],
     )
@@ -348,29 +337,10 @@ def test_thread_keys_join_a_batch_message_to_its_case_across_senders(workspace):
     assert out[0].customer_id != before.customer.pk
     assert out[2].conversation_id == out[1].conversation_id != before.conversation.pk
 
-    plan = _plan(
-        workspace,
-        [
-            InboundMessage(
-                channel="email",
-                text="late key",
-                sender=Sender(email="ed@example.com"),
-                external_id="k5",
-                thread=ThreadHints(keys=["<k4@mail>"]),
-                sent_at=NOW,
-            )
-        ],
-    )
+    plan = _plan(workspace, [m("late key", ext="k5", replies_to=["<k4@mail>"], email="e@x.io")])
     meanwhile = services.ingest(
         workspace=workspace,
-        message=InboundMessage(
-            channel="email",
-            text="first",
-            sender=Sender(email="fa@example.com"),
-            external_id="k4",
-            thread_key="<k4@mail>",
-            sent_at=NOW - hour,
-        ),
+        message=m("first", ext="k4", key="<k4@mail>", at=NOW - hour, email="f@x.io"),
     )
     assert _stale_ids(plan) == ["k5"]
     _write(plan)

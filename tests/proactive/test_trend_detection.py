@@ -24,6 +24,8 @@ from warmline.proactive.trends import (
     rise_p_value,
 )
 
+from ._texts import BACKGROUND
+
 WARM = 8 * DAY  # past the default 7-day warm-up
 
 
@@ -180,38 +182,6 @@ def test_emerging_trend_is_confirmed_by_more_customers_and_closing_reopens_topic
 
 # -- the replay command ----------------------------------------------------------------
 
-BACKGROUND = {
-    "card": [
-        "my card has not arrived yet",
-        "when will my new card arrive",
-        "card delivery is late",
-        "still waiting for the card in the post",
-    ],
-    "pin": [
-        "how do i change my pin",
-        "i forgot my pin number",
-        "reset the pin on my card",
-        "pin is blocked after wrong attempts",
-    ],
-    "transfer": [
-        "my bank transfer is pending",
-        "transfer to my friend has not gone through",
-        "why is the transfer taking so long",
-        "money transfer still pending",
-    ],
-    "refund": [
-        "i want a refund for this purchase",
-        "the merchant refund is missing",
-        "refund not showing in my account",
-        "how long does a refund take",
-    ],
-    "topup": [
-        "top up failed with my card",
-        "why did my top up fail",
-        "top up was declined",
-        "cannot top up my balance",
-    ],
-}
 BURST = [
     "the app crashes when i scan a cheque",
     "cheque scanning crashes the app",

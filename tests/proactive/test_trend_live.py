@@ -17,39 +17,9 @@ from warmline.proactive.models import TopicMessage, Trend, TrendSettings
 from warmline.proactive.topics import TopicStore, default_encoder
 from warmline.proactive.trends import DAY, HOUR, TrendConfig, TrendDetector, replay
 
+from ._texts import BACKGROUND
+
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
-BACKGROUND = {
-    "card": [
-        "my card has not arrived yet",
-        "when will my new card arrive",
-        "card delivery is late",
-        "still waiting for the card in the post",
-    ],
-    "pin": [
-        "how do i change my pin",
-        "i forgot my pin number",
-        "reset the pin on my card",
-        "pin is blocked after wrong attempts",
-    ],
-    "transfer": [
-        "my bank transfer is pending",
-        "transfer to my friend has not gone through",
-        "why is the transfer taking so long",
-        "money transfer still pending",
-    ],
-    "refund": [
-        "i want a refund for this purchase",
-        "the merchant refund is missing",
-        "refund not showing in my account",
-        "how long does a refund take",
-    ],
-    "topup": [
-        "top up failed with my card",
-        "why did my top up fail",
-        "top up was declined",
-        "cannot top up my balance",
-    ],
-}
 CHEQUE = [  # nothing like it before: a previously unseen issue
     "the app crashes when i scan a cheque",
     "cheque scanning crashes the app",
@@ -66,14 +36,6 @@ REFUND_LATE = [  # a burst of the old refund issue (within 0.7 of it): only the 
     "my refund is late",
     "refund not received",
 ]
-
-
-@pytest.fixture(autouse=True)
-def fresh_live_cache():
-    """Each test's database is rolled back: this process's cache of it must go too."""
-    live.forget()
-    yield
-    live.forget()
 
 
 def stream(*, seed: int, days: float, per_day: float, bursts: list[tuple[float, list[str]]]):

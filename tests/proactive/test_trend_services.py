@@ -15,7 +15,7 @@ from warmline.conversations.inbound import InboundMessage, Sender
 from warmline.conversations.models import EntryKind, TimelineEntry
 from warmline.customers.models import Customer
 from warmline.errors import Conflict, InvalidInput, NotFound, PolicyDenied
-from warmline.proactive import live, services
+from warmline.proactive import services
 from warmline.proactive.models import (
     OutreachRecipient,
     RoutingRule,
@@ -44,14 +44,6 @@ CRASH = [
     "app crashes when I open my statement, please help",
     "the app crashes as soon as I open my statement",
 ]
-
-
-@pytest.fixture(autouse=True)
-def fresh_live_cache():
-    """Each test's database is rolled back: the worker's cache of it must go too."""
-    live.forget()
-    yield
-    live.forget()
 
 
 @pytest.fixture(autouse=True)
