@@ -32,3 +32,11 @@ BACKGROUND = {
         "cannot top up my balance",
     ],
 }
+CHEQUE = [  # nothing like it before: a previously unseen issue
+    "the app crashes when i scan a cheque",
+    "cheque scanning crashes the app",
+    "app crashed while scanning my cheque",
+    "scanning a cheque makes the app crash",
+    "every cheque scan crashes the app",
+    "the app keeps crashing on cheque scan",
+]

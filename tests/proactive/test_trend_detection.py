@@ -24,7 +24,7 @@ from warmline.proactive.trends import (
     rise_p_value,
 )
 
-from ._texts import BACKGROUND
+from ._texts import BACKGROUND, CHEQUE
 
 WARM = 8 * DAY  # past the default 7-day warm-up
 
@@ -182,14 +182,7 @@ def test_emerging_trend_is_confirmed_by_more_customers_and_closing_reopens_topic
 
 # -- the replay command ----------------------------------------------------------------
 
-BURST = [
-    "the app crashes when i scan a cheque",
-    "cheque scanning crashes the app",
-    "app crashed while scanning my cheque",
-    "scanning a cheque makes the app crash",
-    "every cheque scan crashes the app",
-    "the app keeps crashing on cheque scan",
-]
+BURST = CHEQUE
 
 
 def small_stream(seed: int = 0) -> tuple[list[dict], list[str]]:

@@ -17,17 +17,9 @@ from warmline.proactive.models import TopicMessage, Trend, TrendSettings
 from warmline.proactive.topics import TopicStore, default_encoder
 from warmline.proactive.trends import DAY, HOUR, TrendConfig, TrendDetector, replay
 
-from ._texts import BACKGROUND
+from ._texts import BACKGROUND, CHEQUE
 
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
-CHEQUE = [  # nothing like it before: a previously unseen issue
-    "the app crashes when i scan a cheque",
-    "cheque scanning crashes the app",
-    "app crashed while scanning my cheque",
-    "scanning a cheque makes the app crash",
-    "every cheque scan crashes the app",
-    "the app keeps crashing on cheque scan",
-]
 REFUND_LATE = [  # a burst of the old refund issue (within 0.7 of it): only the rise test sees it
     "refund still missing after a week",
     "where is my refund",

@@ -304,15 +304,13 @@ def check(
         near = [x for x, ok in zip(wide, close, strict=True) if ok]
         local = c.local_alpha is not None
         young = is_young(c, history=t - origin, watched=b - a)
-        level = trend_math.radius_rise_level(c, local=local, young=young)
         flagged = trend_math.evaluate(
             now=t,
             start=origin,
             near=near,
             wide=wide,
             config=c,
-            rise=level is not None,
-            rise_alpha=level,
+            rise_alpha=trend_math.radius_rise_level(c, local=local, young=young),
         )
         if flagged is None and local:
             found = trend_math.local_rise(

@@ -206,16 +206,15 @@ def evaluate(
     near: list[Contact],
     wide: list[Contact],
     config: TrendConfig,
-    rise: bool = True,
-    rise_alpha: float | None = None,
+    rise_alpha: float | None,
 ) -> tuple[Reason, float, dict] | None:
     """The detection rule on one message's neighbourhood (see the module docstring).
 
     ``near``: contacts within ``neighbour_similarity`` of the message (itself included),
     ``wide``: within ``novelty_similarity``; both reaching back over the baseline period.
     Returns (reason, window length, detail) when the neighbourhood is flagged;
-    ``rise=False`` applies only the previously-unseen rule; ``rise_alpha`` overrides
-    ``config.rise_alpha`` (see :func:`radius_rise_level`).
+    ``rise_alpha`` is the radius rise test's level (:func:`radius_rise_level`); None
+    applies only the previously-unseen rule.
     """
 
     def customers(contacts, lo: float, hi: float | None = None) -> set[str]:
@@ -237,9 +236,9 @@ def evaluate(
             "baseline_days": round(watched / DAY, 2),
         }
         flagged = (Reason.NEW_TOPIC, config.new_topic_window, detail)
-    elif rise:
+    elif rise_alpha is not None:
         # A rise above its own baseline, in any of the windows (Bonferroni over them).
-        alpha = (rise_alpha or config.rise_alpha) / len(config.rise_windows)
+        alpha = rise_alpha / len(config.rise_windows)
         for span in config.rise_windows:
             edge, watched = baseline_span(span)
             observed = len(customers(near, edge))
@@ -511,15 +510,13 @@ class TrendDetector:
             near_vectors = None
 
         local = all_sims is not None and c.local_alpha is not None
-        level = radius_rise_level(c, local=local)
         flagged = evaluate(
             now=time,
             start=self.start,
             near=near,
             wide=wide,
             config=c,
-            rise=level is not None,
-            rise_alpha=level,
+            rise_alpha=radius_rise_level(c, local=local),
         )
         if flagged is None and local:
             found = local_rise(
