@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import sync_to_async
 from channels.routing import URLRouter
 
+from tests._async import run_async
 from tests.factories import (
     ConversationFactory,
     CustomerFactory,
@@ -117,14 +117,6 @@ def test_average_handle_time_per_conversation_from_calls_and_work(workspace, ana
 
 
 # --- The agent's conversation page pings through its socket ---------------------------
-
-
-def run_async(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return async_to_sync(fn)(*args, **kwargs)
-
-    return wrapper
 
 
 @pytest.mark.django_db(transaction=True)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
-
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import sync_to_async
 from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
 from django.contrib.auth.models import AnonymousUser
 
+from tests._async import run_async
 from tests.factories import ConversationFactory, CustomerFactory, MemberFactory
 from warmline.conversations import services as conversations
 from warmline.routing import websocket_urlpatterns
@@ -19,16 +18,6 @@ from ._ws import WebsocketCommunicator
 pytestmark = pytest.mark.django_db(transaction=True)
 
 application = URLRouter(websocket_urlpatterns)
-
-
-def run_async(fn):
-    """Run an async test body on an event loop (no pytest-asyncio needed)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return async_to_sync(fn)(*args, **kwargs)
-
-    return wrapper
 
 
 def _communicator(path: str, user) -> WebsocketCommunicator:

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import random
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.utils import translation
 
+from tests._async import run_async  # noqa: F401 (the chat tests import it from here)
 from tests.web._ws import WebsocketCommunicator
 from warmline.asgi import application
 
 SHOP = "https://shop.example"
-
-
-def run_async(fn):
-    """Run an async test body on an event loop (no pytest-asyncio needed)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return async_to_sync(fn)(*args, **kwargs)
-
-    return wrapper
 
 
 def widget(slug: str, origin: str | None = SHOP) -> WebsocketCommunicator:
