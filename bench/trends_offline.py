@@ -15,7 +15,7 @@ trend joining, so its figures sit near, not on, the replay's (the shipped encode
 
 Variants (why each was a candidate):
 
-* ``shipped``: the shipped encoder's cosine (the product).
+* ``shipped``: the shipped encoder's cosine (the product; ``--encoder FILE``: a candidate's).
 * ``word`` / ``char``: TF-IDF cosine, words + bigrams or character 3–5-grams, with
   inverse document frequencies from the workspace's own history before the burst; a new
   issue's words are rare in that history.
@@ -54,7 +54,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from trends_stream import banking77, generate  # noqa: E402
 
 from bench._common import merge_result  # noqa: E402
-from warmline.proactive.topics import default_encoder  # noqa: E402
+from warmline.proactive import topics  # noqa: E402
 from warmline.proactive.train_topics import banking77_split, held_out_roles  # noqa: E402
 from warmline.proactive.trends import TrendConfig, local_density, local_rise  # noqa: E402
 
@@ -136,7 +136,7 @@ def stream(intent: str, seed: int, variants: list[str], config: TrendConfig) -> 
     for r in rows:
         r["time"] = datetime.fromisoformat(r["time"]).timestamp()
     texts = [r["text"] for r in rows]
-    dense = default_encoder().encode(texts)
+    dense = topics.default_encoder().encode(texts)
     history = next(i for i, r in enumerate(rows) if r["burst"])
     warm = sum(1 for r in rows if r["time"] - rows[0]["time"] < config.warmup)
     burst = [i for i, r in enumerate(rows) if r["burst"]]
@@ -174,8 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--seeds", type=int, nargs="*", default=[100, 200])
+    parser.add_argument(
+        "--encoder", type=Path, help="a candidate encoder file instead of the shipped one"
+    )
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
+    if args.encoder:
+        topics._default_encoder = topics.TopicEncoder.load(args.encoder)
     _, held_out = banking77_split(banking77())
     tune, _ = held_out_roles(held_out)
     config = TrendConfig()
