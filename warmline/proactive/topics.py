@@ -71,6 +71,20 @@ def _char_vectorizer(**kw) -> TfidfVectorizer:
     )
 
 
+def _fit_basis(
+    texts: Sequence[str], svd_dims: int, seed: int
+) -> tuple[TfidfVectorizer, TfidfVectorizer, TruncatedSVD, np.ndarray]:
+    """Word + character TF-IDF fitted on ``texts`` and a wide SVD basis of it, the front
+    end the learnt encoders share; returns the training texts' SVD coordinates too."""
+    min_df = 2 if len(texts) >= 200 else 1
+    word = _word_vectorizer(min_df=min_df, max_features=WORD_MAX_FEATURES)
+    char = _char_vectorizer(min_df=min_df, max_features=CHAR_MAX_FEATURES)
+    x = sparse.hstack([word.fit_transform(texts), char.fit_transform(texts)]).tocsr()
+    svd_dims = max(2, min(svd_dims, x.shape[1] - 1, len(texts) - 1))
+    svd = TruncatedSVD(svd_dims, algorithm="randomized", n_iter=4, random_state=seed)
+    return word, char, svd, svd.fit_transform(x)
+
+
 @dataclass
 class TopicEncoder:
     """Text → unit vector. Fitted offline and shipped as a small ``.npz`` (no model hub)."""
@@ -103,12 +117,7 @@ class TopicEncoder:
         """
         from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
-        min_df = 2 if len(texts) >= 200 else 1
-        word = _word_vectorizer(min_df=min_df, max_features=WORD_MAX_FEATURES)
-        char = _char_vectorizer(min_df=min_df, max_features=CHAR_MAX_FEATURES)
-        x = sparse.hstack([word.fit_transform(texts), char.fit_transform(texts)]).tocsr()
-        svd = TruncatedSVD(svd_dims, algorithm="randomized", n_iter=4, random_state=seed)
-        z = svd.fit_transform(x)
+        word, char, svd, z = _fit_basis(texts, svd_dims, seed)
         lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage=shrinkage).fit(z, labels)
         scalings = lda.scalings_[:, : min(dims, lda.scalings_.shape[1])]
         components = (svd.components_.T @ scalings).T.astype(np.float32)
@@ -136,13 +145,7 @@ class TopicEncoder:
         (reduced-rank ridge), and the whole chain collapses into one (dims, features)
         matrix: encoding costs exactly what the discriminant encoder costs.
         """
-        min_df = 2 if len(texts) >= 200 else 1
-        word = _word_vectorizer(min_df=min_df, max_features=WORD_MAX_FEATURES)
-        char = _char_vectorizer(min_df=min_df, max_features=CHAR_MAX_FEATURES)
-        x = sparse.hstack([word.fit_transform(texts), char.fit_transform(texts)]).tocsr()
-        svd_dims = max(2, min(svd_dims, x.shape[1] - 1, len(texts) - 1))
-        svd = TruncatedSVD(svd_dims, algorithm="randomized", n_iter=4, random_state=seed)
-        z = svd.fit_transform(x)
+        word, char, svd, z = _fit_basis(texts, svd_dims, seed)
         y = np.asarray(targets, dtype=np.float64)
         y = y - y.mean(axis=0)  # the teacher's common direction says nothing about intent
         gram = z.T @ z
