@@ -40,6 +40,7 @@ import json  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from dataclasses import replace  # noqa: E402
 from datetime import datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -105,7 +106,7 @@ def p_values(rows: list[dict], m, config: TrendConfig) -> np.ndarray:
     times = np.array([r["time"] for r in rows])
     customers = [r["customer"] for r in rows]
     horizon = config.baseline_window + max(*config.rise_windows, config.new_topic_window)
-    loose = TrendConfig(**{**config.__dict__, "local_alpha": 1.0})
+    loose = replace(config, local_alpha=1.0)
     density = np.zeros(len(rows), dtype=np.float32)
     out = np.ones(len(rows))
     block, start = None, -1
