@@ -24,9 +24,16 @@ Variants (why each was a candidate):
   1 × the mean eigenvalue), so directions the background fills count less.
 * ``top3``: the warm-up week's mean and three leading directions removed ("all but the
   top").
+* ``oracle``: no encoder at all — each message's gold intent as a one-hot vector plus
+  isotropic noise of the same norm (same-intent cosine about 0.5, other intents about 0).
+  It is the floor of the test itself: how early it can fire when the representation
+  separates every intent, so the rest of a delay is the representation's.
 
 Results are printed as JSON lines and stored under ``offline_representations`` in
-``bench/results/trends.json``. Never run on the reported intents.
+``bench/results/trends.json``. Never run on the reported intents, except ``--floor``:
+the oracle alone, on the tuning and the reported streams, stored under ``test_floor``.
+It has no setting to choose, so running it on the reported streams tunes nothing; it
+tells how much of their delay is the representation's.
 """
 
 from __future__ import annotations
@@ -59,7 +66,7 @@ from warmline.proactive import topics  # noqa: E402
 from warmline.proactive.train_topics import banking77_split, held_out_roles  # noqa: E402
 from warmline.proactive.trends import TrendConfig, local_density, local_rise  # noqa: E402
 
-VARIANTS = ("shipped", "word", "char", "shipped+word", "shipped+char", "whiten", "top3")
+VARIANTS = ("shipped", "word", "char", "shipped+word", "shipped+char", "whiten", "top3", "oracle")
 RATES = (0.5, 0.8, 1.0, 1.5)  # false alarms per 10k background messages
 BLOCK = 500
 
@@ -77,12 +84,29 @@ def _lexical(texts: list[str], history: int, kind: str) -> sparse.csr_matrix:
     return sparse.csr_matrix(sparse.diags(1 / np.maximum(norms, 1e-9)) @ x)
 
 
+def _oracle(intents: list[str], seed: int) -> np.ndarray:
+    """Gold intent one-hot plus noise of unit norm, unit length (see ``oracle``)."""
+    names = {name: n for n, name in enumerate(sorted(set(intents)))}
+    rng = np.random.default_rng(seed)
+    m = rng.normal(0, 1 / np.sqrt(128), (len(intents), 128)).astype(np.float32)
+    m[np.arange(len(intents)), [names[i] for i in intents]] += 1.0
+    return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+
 def representation(
-    variant: str, texts: list[str], dense: np.ndarray, history: int, warm: int
+    variant: str,
+    texts: list[str],
+    dense: np.ndarray,
+    history: int,
+    warm: int,
+    intents: list[str],
+    seed: int,
 ) -> np.ndarray | sparse.csr_matrix:
     """Rows whose dot products are the variant's similarities."""
     if variant == "shipped":
         return dense
+    if variant == "oracle":
+        return _oracle(intents, seed)
     if variant in ("word", "char"):
         return _lexical(texts, history, variant)
     if variant.startswith("shipped+"):
@@ -137,14 +161,17 @@ def stream(intent: str, seed: int, variants: list[str], config: TrendConfig) -> 
     for r in rows:
         r["time"] = datetime.fromisoformat(r["time"]).timestamp()
     texts = [r["text"] for r in rows]
-    dense = topics.default_encoder().encode(texts)
+    intents = [r["intent"] for r in rows]
+    needs_encoder = any(v != "oracle" for v in variants)
+    dense = topics.default_encoder().encode(texts) if needs_encoder else None
     history = next(i for i, r in enumerate(rows) if r["burst"])
     warm = sum(1 for r in rows if r["time"] - rows[0]["time"] < config.warmup)
     burst = [i for i, r in enumerate(rows) if r["burst"]]
     background = [i for i, r in enumerate(rows) if not r["burst"] and i >= warm]
     found = {}
     for variant in variants:
-        p = p_values(rows, representation(variant, texts, dense, history, warm), config)
+        m = representation(variant, texts, dense, history, warm, intents, seed)
+        p = p_values(rows, m, config)
         found[variant] = {"burst": p[burst].tolist(), "background": p[background].tolist()}
     return found
 
@@ -178,14 +205,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--encoder", type=Path, help="a candidate encoder file instead of the shipped one"
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="the oracle alone on the tuning and the reported streams (stored as test_floor)",
+    )
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
     if args.encoder:
         topics._default_encoder = topics.TopicEncoder.load(args.encoder)
     _, held_out = banking77_split(banking77())
-    tune, _ = held_out_roles(held_out)
+    tune, report = held_out_roles(held_out)
     config = TrendConfig()
     began = time.time()
+    if args.floor:
+        return floor(tune, report, args.seeds, config, began, args.no_save)
     streams = [
         stream(intent, first + n, args.variants, config)
         for first in args.seeds
@@ -204,6 +238,37 @@ def main(argv: list[str] | None = None) -> int:
                 "streams": [[i, first + n] for first in args.seeds for n, i in enumerate(tune)],
                 "seconds": round(time.time() - began, 1),
                 "representations": results,
+            },
+        )
+    return 0
+
+
+def floor(
+    tune: list[str],
+    report: list[str],
+    seeds: list[int],
+    config: TrendConfig,
+    began: float,
+    no_save: bool,
+) -> int:
+    """The oracle on the tuning streams and on the reported ones (bench/trends.py's seeds)."""
+    cases = {
+        "tuning": [(i, first + n) for first in seeds for n, i in enumerate(tune)],
+        "reported": [(i, first + n) for first in (1, 7) for n, i in enumerate(report)],
+    }
+    found = {}
+    for name, streams in cases.items():
+        summary = summarise([stream(i, s, ["oracle"], config) for i, s in streams], "oracle")
+        found[name] = {"streams": streams, **summary}
+        print(json.dumps({name: summary}), flush=True)
+    if not no_save:
+        merge_result(
+            "trends",
+            "test_floor",
+            {
+                "command": " ".join(["python", "bench/" + Path(__file__).name, *sys.argv[1:]]),
+                "seconds": round(time.time() - began, 1),
+                **found,
             },
         )
     return 0
