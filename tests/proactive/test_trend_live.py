@@ -272,6 +272,66 @@ def test_the_cache_is_the_database_and_a_restarted_worker_rebuilds_it(
     assert len(kept) == len(fresh) - 1
 
 
+def test_a_restarted_worker_reads_stored_densities_and_measures_only_the_rest(
+    workspace, django_capture_on_commit_callbacks, monkeypatch
+):
+    """Each checked message keeps the density the cache measured for it; a worker that
+    measures everything from scratch gets the same values, writes them back, and the
+    next restart measures nothing — unless the density settings changed."""
+    ingest(
+        workspace, django_capture_on_commit_callbacks, stream(seed=3, days=20, per_day=2, bursts=[])
+    )
+    config = TrendConfig()
+    dims, span = default_encoder().dims, live.watched_span(config)
+    last = TopicMessage.objects.filter(workspace=workspace).order_by("pk").last()
+    basis = live.density_basis(config.density_k, span)
+    checked = dict(
+        TopicMessage.objects.filter(workspace=workspace, density_basis=basis).values_list(
+            "pk", "density"
+        )
+    )
+    assert len(checked) > 100  # checked after the warm-up, or measured by its first rebuild
+
+    TopicMessage.objects.filter(workspace=workspace).update(density=None, density_basis="")
+    measured = live.Watched(workspace.pk, dims, span, config.density_k)
+    measured.sync(below=last.pk + 1, now=last.occurred_at)
+    held = dict(
+        zip(
+            measured.pks[measured.lo : measured.n].tolist(),
+            measured.density[measured.lo : measured.n].tolist(),
+            strict=True,
+        )
+    )
+    both = set(checked) & set(held)
+    assert len(both) > 100
+    for pk in both:
+        assert held[pk] == pytest.approx(checked[pk], abs=1e-6)
+
+    calls = []
+    measure = live.trend_math.local_density
+
+    def counted(sims, k):
+        calls.append(k)
+        return measure(sims, k)
+
+    monkeypatch.setattr(live.trend_math, "local_density", counted)
+    again = live.Watched(workspace.pk, dims, span, config.density_k)
+    again.sync(below=last.pk + 1, now=last.occurred_at)
+    assert calls == []
+    assert np.array_equal(
+        again.density[again.lo : again.n], measured.density[measured.lo : measured.n]
+    )
+
+    other = live.Watched(workspace.pk, dims, span, config.density_k + 2)
+    other.sync(below=last.pk + 1, now=last.occurred_at)
+    assert len(calls) == len(other) and set(calls) == {config.density_k + 2}
+    assert set(
+        TopicMessage.objects.filter(workspace=workspace, pk__in=list(held)).values_list(
+            "density_basis", flat=True
+        )
+    ) == {live.density_basis(config.density_k + 2, span)}
+
+
 def test_cache_arrays_stay_sorted_and_bounded():
     """Rows inserted in filing order (some late), old ones expired from the front: the
     arrays stay sorted by time, keep every live row with its vector, and are compacted

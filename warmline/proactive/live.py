@@ -22,8 +22,11 @@ period (kept a day longer, :data:`SLACK`) are dropped; and one ``COUNT`` of the 
 must equal the cache's, or the
 cache is rebuilt from the database (a deleted row, a rolled-back row, a row committed out
 of id order). A restarted worker, or one that sees a workspace for the first time,
-rebuilds from the database: it loads two watched periods (the older one only to measure
-the densities of the watched rows on their own past) and keeps one. Ids are allocated in
+rebuilds from the database. Each checked message's density is stored with its row
+(``TopicMessage.density``, with the ``density_k`` and span it was measured with), so a
+rebuild reads them; rows without one (filed during the warm-up, while following an open
+trend, before the column existed, or under other settings) are measured on their own
+past — for them it loads the watched period before the held one too — and written back. Ids are allocated in
 commit order within a workspace (``assign_message`` locks the workspace's active topics;
 SQLite writes one transaction at a time), so "older than the message's id" is "filed
 before it", which is the replay's arrival order. Per-workspace state is guarded by a lock,
@@ -50,8 +53,10 @@ replay, and live and replay decide alike.
 cache rebuild (its watched period starts before what is held). A row filed out of time
 order gets its density from the rows held when it is synced, as a continuously running
 worker would; a rebuild measures it on every row filed before it, which differs only when
-that row is more than a day late. A cold rebuild costs time in the square of the watched
-messages (0.5 s at ~6,000 on the bench machine).
+that row is more than a day late. A stored density is the one measured when the row was
+checked; a row of its past deleted later does not change it. Measuring densities costs
+time in the square of the watched messages (0.5 s at ~6,000 on the bench machine), so
+only the first rebuild of a workspace (or one after its settings change) pays it.
 """
 
 from __future__ import annotations
@@ -62,6 +67,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
+
+from warmline.db import bulk
 
 from . import trends as trend_math
 from .models import TopicMessage
@@ -125,33 +132,59 @@ class Watched:
 
     # -- loading ---------------------------------------------------------------------
 
+    @property
+    def basis(self) -> str:
+        """What a stored density was measured with; another basis means measure again."""
+        return density_basis(self.density_k, self.span)
+
     def _rows(self, **filters) -> tuple[list, np.ndarray]:
         rows = list(
             TopicMessage.objects.filter(workspace_id=self.workspace_id, **filters)
             .order_by("pk")
-            .values_list("pk", "entry_id", "customer_id", "occurred_at", "vector")
+            .values_list(
+                "pk", "entry_id", "customer_id", "occurred_at", "vector", "density", "density_basis"
+            )
         )
         return rows, _vectors([r[4] for r in rows], self.dims)
 
+    def _stored(self, row: tuple) -> float | None:
+        return row[5] if row[5] is not None and row[6] == self.basis else None
+
     def rebuild(self, *, below: int, floor: dt.datetime) -> None:
-        """Load every row filed before id ``below`` from ``floor`` on, densities measured
-        on each row's own past (so rows from one more watched period are read)."""
-        rows, vectors = self._rows(
-            pk__lt=below, occurred_at__gte=floor - dt.timedelta(seconds=self.span)
-        )
+        """Load every row filed before id ``below`` from ``floor`` on, each with its density.
+
+        A density stored with the row (by :func:`check`, or by an earlier rebuild) is used
+        as it is; the others are measured on the row's own past (so rows from one more
+        watched period are read) and written back, so the next restart reads them too.
+        """
+        rows, vectors = self._rows(pk__lt=below, occurred_at__gte=floor)
+        if any(self._stored(r) is None for r in rows):
+            rows, vectors = self._rows(
+                pk__lt=below, occurred_at__gte=floor - dt.timedelta(seconds=self.span)
+            )
         count = len(rows)
         times = np.array([_ts(r[3]) for r in rows], dtype=np.float64)
         density = np.zeros(count, dtype=np.float32)
         keep = np.flatnonzero(times >= _ts(floor))
+        missing = []
+        for i in keep.tolist():
+            stored = self._stored(rows[i])
+            if stored is None:
+                missing.append(i)
+            else:
+                density[i] = stored
+        measure = np.array(missing, dtype=np.int64)
         # rows are in id (filing) order: a row's past is the rows before it in that order
         # whose time lies within its watched span.
-        for start in range(0, len(keep), _BLOCK):
-            block = keep[start : start + _BLOCK]
+        for start in range(0, len(measure), _BLOCK):
+            block = measure[start : start + _BLOCK]
             sims = vectors[block] @ vectors.T
             for j, i in enumerate(block.tolist()):
                 t = times[i]
                 past = np.flatnonzero((times[:i] >= t - self.span) & (times[:i] <= t))
                 density[i] = trend_math.local_density(sims[j, past], self.density_k)
+        if missing:
+            _store_densities([(rows[i][0], float(density[i])) for i in missing], self.basis)
         order = keep[np.lexsort((keep, times[keep]))]  # by time, ties in filing order
         self._alloc(max(1024, len(order) + len(order) // 4 + 64))
         n = len(order)
@@ -205,12 +238,14 @@ class Watched:
             self.rebuild(below=below, floor=need - SLACK)
             return
         rows, vectors = self._rows(pk__gt=self.hwm, pk__lt=below)
-        for (pk, entry, customer, occurred, _), v in zip(rows, vectors, strict=True):
-            t = _ts(occurred)
-            a, b = self.window(t)
-            d = trend_math.local_density(self.vectors[a:b] @ v, self.density_k)
-            self._insert(pk, entry, customer, t, v, d)
-            self.hwm = pk
+        for row, v in zip(rows, vectors, strict=True):
+            t = _ts(row[3])
+            d = self._stored(row)
+            if d is None:
+                a, b = self.window(t)
+                d = trend_math.local_density(self.vectors[a:b] @ v, self.density_k)
+            self._insert(row[0], row[1], row[2], t, v, d)
+            self.hwm = row[0]
         # Drop what left the watched period, but for a day's slack: a message a little
         # older than the newest one checked does not make the cache rebuild.
         self.floor = max(self.floor, need - SLACK)
@@ -221,6 +256,20 @@ class Watched:
         ).count()
         if count != len(self):  # deleted, rolled back or committed out of id order: reload
             self.rebuild(below=below, floor=self.floor)
+
+
+def density_basis(density_k: int, span: float) -> str:
+    return f"k{density_k}/{int(span)}s"
+
+
+def _store_densities(values: list[tuple[int, float]], basis: str) -> None:
+    """Write measured densities back to their rows (one executemany: a first rebuild
+    writes thousands; ``bulk_update``'s CASE statements took seconds for 6,000)."""
+    bulk.update_rows(
+        TopicMessage,
+        [TopicMessage(pk=pk, density=d, density_basis=basis) for pk, d in values],
+        ["density", "density_basis"],
+    )
 
 
 _cache: OrderedDict[int, Watched] = OrderedDict()
@@ -294,6 +343,11 @@ def check(
         times = state.times[a:b]
         customers = state.customers[a:b]
         c = config
+        # The window is the message's own past: its density, as the cache would measure
+        # it when it syncs the row, stored with the row for the next restart.
+        TopicMessage.objects.filter(pk=message).update(
+            density=trend_math.local_density(sims, c.density_k), density_basis=state.basis
+        )
         keep = np.flatnonzero(sims >= min(c.novelty_similarity, c.neighbour_similarity))
         own = trend_math.Contact(t, int(customer), message)
         wide = [

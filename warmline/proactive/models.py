@@ -93,6 +93,11 @@ class TopicMessage(WorkspaceScoped):
     occurred_at = models.DateTimeField()
     vector = models.BinaryField(default=b"")
     similarity = models.FloatField(default=0.0)
+    # The message's local density on its own past (see proactive/live.py), kept so a
+    # restarted worker reads it instead of measuring it again; valid only for the
+    # (density_k, watched span) named in density_basis.
+    density = models.FloatField(null=True, blank=True)
+    density_basis = models.CharField(max_length=32, blank=True, default="")
 
     class Meta:
         indexes = [
