@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/trends_offline.py                       # all variants, seeds 100 200
     .venv/bin/python bench/trends_offline.py --variants shipped word --seeds 100
+    .venv/bin/python bench/trends_offline.py --wide --seeds 300 --variants shipped minilm oracle
+    .venv/bin/python bench/trends_offline.py --floor               # the oracle, also on reported
 
 A full replay (``bench/trends_tune.py``) takes minutes per setting because it also
 clusters; this asks one narrower question quickly: with a given similarity between
@@ -24,10 +26,17 @@ Variants (why each was a candidate):
   1 × the mean eigenvalue), so directions the background fills count less.
 * ``top3``: the warm-up week's mean and three leading directions removed ("all but the
   top").
+* ``minilm``: MiniLM's cosine (the optional ``semantic`` extra; not a product default),
+  the reference the shipped encoder was distilled from.
 * ``oracle``: no encoder at all — each message's gold intent as a one-hot vector plus
   isotropic noise of the same norm (same-intent cosine about 0.5, other intents about 0).
   It is the floor of the test itself: how early it can fire when the representation
   separates every intent, so the rest of a delay is the representation's.
+
+``--wide`` uses every held-out intent that is not reported (32, the six tuning ones
+among them) instead of the six: the shipped encoder is at the oracle's floor on those
+six, so they cannot show a representation or setting that would help on harder intents.
+Stored under ``offline_representations_wide``.
 
 Results are printed as JSON lines and stored under ``offline_representations`` in
 ``bench/results/trends.json``. Never run on the reported intents, except ``--floor``:
@@ -66,7 +75,17 @@ from warmline.proactive import topics  # noqa: E402
 from warmline.proactive.train_topics import banking77_split, held_out_roles  # noqa: E402
 from warmline.proactive.trends import TrendConfig, local_density, local_rise  # noqa: E402
 
-VARIANTS = ("shipped", "word", "char", "shipped+word", "shipped+char", "whiten", "top3", "oracle")
+VARIANTS = (
+    "shipped",
+    "word",
+    "char",
+    "shipped+word",
+    "shipped+char",
+    "whiten",
+    "top3",
+    "minilm",
+    "oracle",
+)
 RATES = (0.5, 0.8, 1.0, 1.5)  # false alarms per 10k background messages
 BLOCK = 500
 
@@ -93,6 +112,18 @@ def _oracle(intents: list[str], seed: int) -> np.ndarray:
     return m / np.linalg.norm(m, axis=1, keepdims=True)
 
 
+_semantic = []
+
+
+def _minilm():
+    """One cached MiniLM encoder for the run (the streams reuse Banking77's texts)."""
+    if not _semantic:
+        from trends import CachedSemantic
+
+        _semantic.append(CachedSemantic())
+    return _semantic[0]
+
+
 def representation(
     variant: str,
     texts: list[str],
@@ -107,6 +138,8 @@ def representation(
         return dense
     if variant == "oracle":
         return _oracle(intents, seed)
+    if variant == "minilm":
+        return _minilm().encode(texts).astype(np.float32)
     if variant in ("word", "char"):
         return _lexical(texts, history, variant)
     if variant.startswith("shipped+"):
@@ -162,7 +195,7 @@ def stream(intent: str, seed: int, variants: list[str], config: TrendConfig) -> 
         r["time"] = datetime.fromisoformat(r["time"]).timestamp()
     texts = [r["text"] for r in rows]
     intents = [r["intent"] for r in rows]
-    needs_encoder = any(v != "oracle" for v in variants)
+    needs_encoder = any(v not in ("oracle", "minilm") for v in variants)
     dense = topics.default_encoder().encode(texts) if needs_encoder else None
     history = next(i for i, r in enumerate(rows) if r["burst"])
     warm = sum(1 for r in rows if r["time"] - rows[0]["time"] < config.warmup)
@@ -206,6 +239,16 @@ def main(argv: list[str] | None = None) -> int:
         "--encoder", type=Path, help="a candidate encoder file instead of the shipped one"
     )
     parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="every held-out intent that is not reported (32) instead of the six tuning ones",
+    )
+    parser.add_argument(
+        "--density-weight",
+        type=float,
+        help="the local test's density_weight instead of the product default (a scan)",
+    )
+    parser.add_argument(
         "--floor",
         action="store_true",
         help="the oracle alone on the tuning and the reported streams (stored as test_floor)",
@@ -216,7 +259,11 @@ def main(argv: list[str] | None = None) -> int:
         topics._default_encoder = topics.TopicEncoder.load(args.encoder)
     _, held_out = banking77_split(banking77())
     tune, report = held_out_roles(held_out)
+    if args.wide:
+        tune = sorted(set(held_out) - set(report))
     config = TrendConfig()
+    if args.density_weight is not None:
+        config = replace(config, density_weight=args.density_weight)
     began = time.time()
     if args.floor:
         return floor(tune, report, args.seeds, config, began, args.no_save)
@@ -232,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         merge_result(
             "trends",
-            "offline_representations",
+            "offline_representations_wide" if args.wide else "offline_representations",
             {
                 "command": " ".join(["python", "bench/" + Path(__file__).name, *sys.argv[1:]]),
                 "streams": [[i, first + n] for first in args.seeds for n, i in enumerate(tune)],
