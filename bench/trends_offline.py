@@ -52,6 +52,7 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 import json  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
@@ -112,16 +113,16 @@ def _oracle(intents: list[str], seed: int) -> np.ndarray:
     return m / np.linalg.norm(m, axis=1, keepdims=True)
 
 
-_semantic = []
-
-
+@functools.cache
 def _minilm():
     """One cached MiniLM encoder for the run (the streams reuse Banking77's texts)."""
-    if not _semantic:
-        from trends import CachedSemantic
+    from trends import CachedSemantic
 
-        _semantic.append(CachedSemantic())
-    return _semantic[0]
+    return CachedSemantic()
+
+
+def _command() -> str:
+    return " ".join(["python", "bench/" + Path(__file__).name, *sys.argv[1:]])
 
 
 def representation(
@@ -281,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
             "trends",
             "offline_representations_wide" if args.wide else "offline_representations",
             {
-                "command": " ".join(["python", "bench/" + Path(__file__).name, *sys.argv[1:]]),
+                "command": _command(),
                 "streams": [[i, first + n] for first in args.seeds for n, i in enumerate(tune)],
                 "seconds": round(time.time() - began, 1),
                 "representations": results,
@@ -313,7 +314,7 @@ def floor(
             "trends",
             "test_floor",
             {
-                "command": " ".join(["python", "bench/" + Path(__file__).name, *sys.argv[1:]]),
+                "command": _command(),
                 "seconds": round(time.time() - began, 1),
                 **found,
             },

@@ -26,9 +26,9 @@ rebuilds from the database. Each checked message's density is stored with its ro
 (``TopicMessage.density``, with the ``density_k`` and span it was measured with), so a
 rebuild reads them; rows without one (filed during the warm-up, while following an open
 trend, before the column existed, or under other settings) are measured on their own
-past — for them it loads the watched period before the held one too — and written back. Ids are allocated in
-commit order within a workspace (``assign_message`` locks the workspace's active topics;
-SQLite writes one transaction at a time), so "older than the message's id" is "filed
+past — for them it loads the watched period before the held one too — and written
+back. Ids are allocated in commit order within a workspace (``assign_message`` locks the
+workspace's active topics; SQLite writes one transaction at a time), so "older than the message's id" is "filed
 before it", which is the replay's arrival order. Per-workspace state is guarded by a lock,
 so threads of one worker share it safely; processes each keep their own.
 
@@ -158,10 +158,15 @@ class Watched:
         watched period are read) and written back, so the next restart reads them too.
         """
         rows, vectors = self._rows(pk__lt=below, occurred_at__gte=floor)
-        if any(self._stored(r) is None for r in rows):
-            rows, vectors = self._rows(
-                pk__lt=below, occurred_at__gte=floor - dt.timedelta(seconds=self.span)
+        if any(self._stored(r) is None for r in rows):  # their past is needed too
+            older, more = self._rows(
+                pk__lt=below,
+                occurred_at__gte=floor - dt.timedelta(seconds=self.span),
+                occurred_at__lt=floor,
             )
+            rows += older
+            by_id = np.argsort([r[0] for r in rows], kind="stable")
+            rows, vectors = [rows[i] for i in by_id], np.vstack([vectors, more])[by_id]
         count = len(rows)
         times = np.array([_ts(r[3]) for r in rows], dtype=np.float64)
         density = np.zeros(count, dtype=np.float32)
